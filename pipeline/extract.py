@@ -1,0 +1,185 @@
+"""Stage 2, extract: documents → mentions (people, places, organisations, contacts).
+
+Reads `documents.parquet`, runs the German NER pipeline plus the rule layer
+with nlp.pipe, writes `mentions.parquet` (one row per mention) and
+`run_info.json` (which model produced them).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from tqdm import tqdm
+
+from pipeline.ingest import DOCUMENTS_FILE, load_offset_map, source_offset
+from pipeline.io import read_parquet, write_json_atomic, write_parquet_atomic
+from pipeline.model import ModelInfo, load_pipeline
+from pipeline.rules import CONTACTS_KEY, NESTED_KEY, add_rule_layer
+
+MENTIONS_FILE = "mentions.parquet"
+RUN_INFO_FILE = "run_info.json"
+CONTACT_LABELS = ("EMAIL", "PHONE", "FAX", "URL", "ADDRESS")
+MENTION_COLUMNS = [
+    "doc_id",
+    "mention_id",
+    "text",
+    "label",
+    "start",
+    "end",
+    "source_start",
+    "source_end",
+    "sentence",
+    "label_source",
+    "titles",
+    "roles",
+    "person_mention_id",
+    "person",
+    "nested_in",
+]
+# How far (characters) a phone number or e-mail may stand from the person it belongs to.
+CONTACT_WINDOW = 300
+
+
+def build_nlp(model_config: dict[str, Any], log: Any = print) -> tuple[Language, ModelInfo]:
+    nlp, info = load_pipeline(model_config, log=log)
+    add_rule_layer(nlp)
+    info.components = list(nlp.pipe_names)
+    return nlp, info
+
+
+def _fold(text: str) -> str:
+    """ASCII folding for matching e-mail local parts against names (ü→ue, ß→ss, ı→i)."""
+    text = text.replace("ß", "ss").replace("ı", "i")
+    for umlaut, folded in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("Ä", "Ae"), ("Ö", "Oe"), ("Ü", "Ue")):
+        text = text.replace(umlaut, folded)
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def _email_matches(email: str, person: str) -> bool:
+    local = set(re.split(r"[._-]", email.split("@", 1)[0].lower()))
+    parts = [_fold(p) for p in re.findall(r"[^\W\d_]{2,}", person)]
+    return bool(parts) and parts[-1] in local
+
+
+def tie_contacts(persons: list[Span], contacts: list[Span]) -> dict[int, Span]:
+    """Contact span index → the person it belongs to.
+
+    E-mails go to the person whose surname is in the local part. Phone and fax
+    numbers (and unmatched e-mails) go to the nearest person before them within
+    CONTACT_WINDOW characters, or in the same sentence, when no other contact of
+    the same kind stands between them (office numbers in a letterhead stay untied).
+    """
+    ties: dict[int, Span] = {}
+    for index, contact in enumerate(contacts):
+        if contact.label_ in {"URL", "ADDRESS"}:
+            continue
+        if contact.label_ == "EMAIL":
+            matching = [p for p in persons if _email_matches(contact.text, p.text)]
+            if matching:
+                ties[index] = min(matching, key=lambda p: abs(p.start_char - contact.start_char))
+                continue
+        before = [p for p in persons if p.end_char <= contact.start_char]
+        if not before:
+            continue
+        nearest = max(before, key=lambda p: p.end_char)
+        same_sentence = nearest.sent == contact.sent if nearest.doc.has_annotation("SENT_START") else False
+        close = contact.start_char - nearest.end_char <= CONTACT_WINDOW
+        blocked = any(
+            other.label_ == contact.label_ and nearest.end_char <= other.start_char < contact.start_char
+            for other in contacts
+            if other is not contact
+        )
+        if (same_sentence or close) and not blocked:
+            ties[index] = nearest
+    return ties
+
+
+def _key(span: Span) -> tuple[int, int, str]:
+    return (span.start, span.end, span.label_)
+
+
+def doc_mentions(doc: Doc, doc_id: str, offset_map_json: str) -> list[dict[str, Any]]:
+    """Mention rows of one processed document (pure: no I/O)."""
+    segments = load_offset_map(offset_map_json)
+    entities = list(doc.ents)
+    contacts = list(doc.spans.get(CONTACTS_KEY, []))
+    nested = list(doc.spans.get(NESTED_KEY, []))
+    spans = sorted(entities + contacts + nested, key=lambda s: (s.start_char, -s.end_char, s.label_))
+    ids = {_key(span): f"{doc_id}#{n:04d}" for n, span in enumerate(spans, 1)}
+    persons = [e for e in entities if e.label_ == "PER"]
+    person_of = {_key(contacts[i]): person for i, person in tie_contacts(persons, contacts).items()}
+    parent_of = {
+        _key(n): parent for n in nested for parent in entities if parent.start <= n.start and n.end <= parent.end
+    }
+    has_sentences = doc.has_annotation("SENT_START")
+    rows = []
+    for span in spans:
+        key = _key(span)
+        person = person_of.get(key)
+        parent = parent_of.get(key)
+        is_entity = span.label_ not in CONTACT_LABELS
+        rows.append(
+            {
+                "doc_id": doc_id,
+                "mention_id": ids[key],
+                "text": span.text,
+                "label": span.label_,
+                "start": span.start_char,
+                "end": span.end_char,
+                "source_start": source_offset(segments, span.start_char),
+                "source_end": source_offset(segments, span.end_char),
+                "sentence": span.sent.text.strip() if has_sentences else "",
+                "label_source": span._.label_source if is_entity else "rule",
+                "titles": " ".join(span._.titles) if is_entity else "",
+                "roles": " | ".join(span._.roles) if is_entity else "",
+                "person_mention_id": ids[_key(person)] if person is not None else "",
+                "person": person.text if person is not None else "",
+                "nested_in": ids[_key(parent)] if parent is not None else "",
+            }
+        )
+    return rows
+
+
+def extract_mentions(
+    nlp: Language, documents: pd.DataFrame, batch_size: int = 64, n_process: int = 1, progress: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Mention rows for a batch of documents, streamed."""
+    texts = ((row.text, (row.doc_id, row.offset_map)) for row in documents.itertuples(index=False))
+    docs: Iterable[tuple[Doc, tuple[str, str]]] = nlp.pipe(
+        texts, as_tuples=True, batch_size=batch_size, n_process=n_process
+    )
+    if progress:
+        docs = tqdm(docs, total=len(documents), unit="doc", desc="extract")
+    for doc, (doc_id, offset_map) in docs:
+        yield from doc_mentions(doc, doc_id, offset_map)
+
+
+def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -> tuple[pd.DataFrame, ModelInfo]:
+    """Stage entry point."""
+    documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest")
+    nlp, info = build_nlp(config["model"], log=log)
+    log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
+    extract_config = config["extract"]
+    rows = list(
+        extract_mentions(
+            nlp,
+            documents,
+            batch_size=extract_config["batch_size"],
+            n_process=extract_config["n_process"],
+            progress=len(documents) >= extract_config["progress_min_docs"],
+        )
+    )
+    mentions = pd.DataFrame(rows, columns=MENTION_COLUMNS)
+    write_parquet_atomic(processed_dir / MENTIONS_FILE, mentions)
+    write_json_atomic(
+        processed_dir / RUN_INFO_FILE,
+        {"model": info.__dict__, "documents": len(documents), "mentions": len(mentions)},
+    )
+    return mentions, info

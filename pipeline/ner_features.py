@@ -1,0 +1,94 @@
+"""Gazetteer features for the fallback NER model (a registered spaCy architecture).
+
+The layer looks every token up in a lookups table that travels inside the
+model's vocab (`vocab/lookups.bin`), so a saved model needs no external lists,
+only this module imported before `spacy.load` (pipeline.model does that).
+Bits come from pipeline.gazetteers.FEATURES; two more are computed from the
+token itself: a compound ending in an organisation word ("Integrationszentrum")
+and a place name plus "-er" ("Hagener").
+"""
+
+from __future__ import annotations
+
+import numpy
+import spacy
+from spacy.language import Language
+from spacy.ml.models import MultiHashEmbed
+from spacy.tokens import Doc
+from thinc.api import Maxout, Model, chain, concatenate, with_array
+from thinc.types import Floats2d
+
+from pipeline.gazetteers import FEATURES, feature_table, load_gazetteers
+
+TABLE_NAME = "presseabgleich_gazetteer"
+PLACE_BIT = 1 << FEATURES.index("place")
+ORG_BIT = 1 << FEATURES.index("org_word")
+PLACE_ADJECTIVE_BIT = 1 << FEATURES.index("place_adjective")
+N_FEATURES = len(FEATURES)
+
+
+def _bits_for(word: str, table, org_suffixes: tuple[str, ...], cache: dict[str, int]) -> int:
+    bits = cache.get(word)
+    if bits is not None:
+        return bits
+    bits = table.get(word, 0)
+    lower = word.lower()
+    if len(word) > 6 and lower.endswith(org_suffixes):
+        bits |= ORG_BIT
+    if (
+        len(word) > 4
+        and word.endswith("er")
+        and (table.get(word[:-2], 0) & PLACE_BIT or table.get(word[:-1], 0) & PLACE_BIT)
+    ):
+        bits |= PLACE_ADJECTIVE_BIT
+    if len(cache) < 500_000:
+        cache[word] = bits
+    return bits
+
+
+def gazetteer_flags(org_suffixes: tuple[str, ...]) -> Model[list[Doc], list[Floats2d]]:
+    cache: dict[str, int] = {}
+    shifts = numpy.arange(N_FEATURES, dtype="uint32")
+
+    def forward(model: Model, docs: list[Doc], is_train: bool):
+        outputs = []
+        for doc in docs:
+            table = doc.vocab.lookups.get_table(TABLE_NAME, {})
+            masks = numpy.fromiter(
+                (_bits_for(t.text, table, org_suffixes, cache) for t in doc), dtype="uint32", count=len(doc)
+            )
+            flags = ((masks[:, None] >> shifts[None, :]) & 1).astype("float32")
+            outputs.append(model.ops.asarray2f(flags))
+        return outputs, lambda d_outputs: []
+
+    return Model("gazetteer_flags", forward, dims={"nO": N_FEATURES})
+
+
+@spacy.registry.architectures("presseabgleich.GazetteerMultiHashEmbed.v1")
+def gazetteer_multi_hash_embed(
+    width: int,
+    attrs: list[str],
+    rows: list[int],
+    include_static_vectors: bool,
+    org_suffixes: list[str],
+) -> Model[list[Doc], list[Floats2d]]:
+    """spaCy's MultiHashEmbed plus gazetteer flags, mixed back down to `width`."""
+    hashed = MultiHashEmbed(width=width, attrs=attrs, rows=rows, include_static_vectors=include_static_vectors)
+    flags = gazetteer_flags(tuple(s.lower() for s in org_suffixes))
+    mixer = with_array(Maxout(nO=width, nI=width + N_FEATURES, nP=3, normalize=True))
+    return chain(concatenate(hashed, flags), mixer)
+
+
+@spacy.registry.callbacks("presseabgleich.add_gazetteer_table.v1")
+def add_gazetteer_table():
+    def before_init(nlp: Language) -> Language:
+        table = (
+            nlp.vocab.lookups.add_table(TABLE_NAME)
+            if TABLE_NAME not in nlp.vocab.lookups
+            else nlp.vocab.lookups.get_table(TABLE_NAME)
+        )
+        for word, bits in feature_table(load_gazetteers()).items():
+            table[word] = bits
+        return nlp
+
+    return before_init

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PRESSEABGLEICH_SHARED", REPO.parent / "shared"))
+SEEDS = SHARED / "seeds"
+
+
+@pytest.fixture(scope="session")
+def config() -> dict:
+    cfg = load_config()
+    cfg["model"]["ner_data_dir"] = str(SHARED / "ner-data" / "germeval2014")
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def gold_mentions() -> pd.DataFrame:
+    path = SEEDS / "gold_mentions.csv"
+    if not path.is_file():
+        pytest.fail(f"gold file {path} missing: tests need ../shared beside the checkout")
+    return pd.read_csv(path)
+
+
+@pytest.fixture(scope="session")
+def nlp_and_info(config):
+    """The real German pipeline (installed de_core_news_sm or the trained fallback) plus rules."""
+    from pipeline.extract import build_nlp
+
+    return build_nlp(config["model"], log=lambda message: None)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory, config):
+    """The whole pipeline over data/raw, as the README's main command runs it."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    out = tmp_path_factory.mktemp("processed")
+    result = CliRunner().invoke(app, ["run", "--raw-dir", str(REPO / "data" / "raw"), "--processed-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    return out

@@ -1,0 +1,76 @@
+"""Extraction with the real German pipeline on the sample corpus (slow: needs the model)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.extract import MENTIONS_FILE, RUN_INFO_FILE
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def scores(mentions: pd.DataFrame, gold: pd.DataFrame) -> dict:
+    result = {}
+    for label in ("PER", "LOC", "ORG"):
+        expected = set(map(tuple, gold[gold["type"] == label][["doc_id", "surface"]].values))
+        found = set(map(tuple, mentions[mentions["label"] == label][["doc_id", "text"]].values))
+        hits = expected & found
+        result[label] = {
+            "precision": len(hits) / len(found) if found else 0.0,
+            "recall": len(hits) / len(expected),
+            "missed": sorted(expected - found),
+            "extra": sorted(found - expected),
+        }
+    return result
+
+
+def test_every_gold_surface_is_found_with_its_type(sample_run, gold_mentions):
+    mentions = pd.read_parquet(sample_run / MENTIONS_FILE)
+    result = scores(mentions, gold_mentions)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    for label, values in result.items():
+        assert values["missed"] == [], f"{label} missed {values['missed']}"
+    # Precision floors set from what the sample run measures (see the issue's closing note).
+    assert result["PER"]["precision"] >= 0.9
+    assert result["LOC"]["precision"] >= 0.8
+    assert result["ORG"]["precision"] >= 0.6
+
+
+def test_contacts_are_tied_to_their_people(sample_run):
+    mentions = pd.read_parquet(sample_run / MENTIONS_FILE)
+    contacts = mentions[mentions["label"].isin(["EMAIL", "PHONE", "FAX"])]
+    tied = {(row.text, row.person) for row in contacts.itertuples()}
+    assert ("+49 2331 207 3314", "Michael Kaub") in tied
+    assert ("michael.kaub@stadt-hagen.de", "Michael Kaub") in tied
+    assert ("+49 2331 207 3417", "Franziska Michels") in tied
+    assert ("franziska.michels@stadt-hagen.de", "Franziska Michels") in tied
+    assert ("02331/207-4575", "Alexander Kühner") in tied
+    assert ("Alexander.Kuehner@stadt-hagen.de", "Alexander Kühner") in tied
+    office = contacts[contacts["text"].isin(["+49 2331 207 0", "pressestelle@stadt-hagen.de"])]
+    assert len(office) == 2 and (office["person"] == "").all()
+    assert contacts[contacts["text"] == "+49 2331 207 2472"]["label"].tolist() == ["FAX"]
+
+
+def test_mentions_point_into_their_source(sample_run):
+    mentions = pd.read_parquet(sample_run / MENTIONS_FILE)
+    documents = pd.read_parquet(sample_run / "documents.parquet").set_index("doc_id")
+    for row in mentions.itertuples():
+        source = (REPO / "data" / "raw" / documents.loc[row.doc_id, "source_path"]).read_text(encoding="utf-8")
+        assert source[row.source_start : row.source_end] == row.text
+        assert row.text in row.sentence
+    persons = mentions[mentions["label"] == "PER"].set_index("text")
+    assert persons.loc["Ulrich Weiß", "titles"].iloc[0] == "Prof. Dr."
+    assert "Stadtrat" in persons.loc["Andreas Merkendorf", "roles"]
+
+
+def test_run_records_the_model(sample_run, nlp_and_info):
+    run_info = json.loads((sample_run / RUN_INFO_FILE).read_text(encoding="utf-8"))
+    model = run_info["model"]
+    assert model["name"] and model["version"] and model["kind"] in {"installed", "trained-fallback"}
+    if model["kind"] == "trained-fallback":
+        assert len(model["data_hash"]) == 64
+    assert "ner" in model["components"] and "presseabgleich_rules" in model["components"]
+    assert {"tagger", "parser", "lemmatizer"}.isdisjoint(model["components"])
