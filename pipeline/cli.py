@@ -32,6 +32,10 @@ ProcessedOption = Annotated[
 ModelOption = Annotated[
     str | None, typer.Option("--model", help="spaCy pipeline to use when installed (config: model.name).")
 ]
+DialectOption = Annotated[
+    str | None,
+    typer.Option("--csv-dialect", help="excel (comma) or excel-de (semicolon) (config: export.csv_dialect)."),
+]
 NProcessOption = Annotated[
     int | None, typer.Option("--n-process", help="Worker processes for nlp.pipe (config: extract.n_process).")
 ]
@@ -47,6 +51,7 @@ def _config(
     processed_dir: Path | None = None,
     model: str | None = None,
     n_process: int | None = None,
+    csv_dialect: str | None = None,
 ) -> dict[str, Any]:
     try:
         return load_config(
@@ -58,6 +63,7 @@ def _config(
                 },
                 "model": {"name": model},
                 "extract": {"n_process": n_process},
+                "export": {"csv_dialect": csv_dialect},
             },
         )
     except ConfigError as exc:
@@ -100,6 +106,44 @@ def _extract(cfg: dict[str, Any]) -> None:
     log(f"extract: {len(mentions)} mentions ({summary}) → {processed_dir / MENTIONS_FILE}")
 
 
+def _resolve(cfg: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    from pipeline.resolve import ENTITIES_FILE, run_resolve
+
+    processed_dir = Path(cfg["paths"]["processed_dir"])
+    try:
+        result = run_resolve(processed_dir, cfg, run_stamp=datetime.now(UTC).isoformat(timespec="seconds"))
+    except (FileNotFoundError, ValueError) as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    entities = result["entities"]
+    counts = entities["type"].value_counts().to_dict()
+    undecided = int((entities["canonical_status"] == "undecided").sum())
+    log(
+        f"resolve: {len(result['links'])} mentions → {len(entities)} entities "
+        f"(PER {counts.get('PER', 0)}, LOC {counts.get('LOC', 0)}, ORG {counts.get('ORG', 0)}; "
+        f"{undecided} with an undecided name) → {processed_dir / ENTITIES_FILE}"
+    )
+    for old, new in result["merged_ids"].items():
+        log(f"        entity {old} is now part of {new} (merged by new evidence)")
+
+
+def _export(cfg: dict[str, Any]) -> None:
+    from pipeline.export import DIALECTS, run_export
+
+    processed_dir = Path(cfg["paths"]["processed_dir"])
+    if cfg["export"]["csv_dialect"] not in DIALECTS:
+        log(f"error: unknown CSV dialect {cfg['export']['csv_dialect']!r}; use one of {', '.join(DIALECTS)}")
+        raise typer.Exit(1)
+    try:
+        tables = run_export(processed_dir, cfg)
+    except FileNotFoundError as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    log(f"export: {', '.join(tables)} ({cfg['export']['csv_dialect']}) and presseabgleich.xlsx in {processed_dir}")
+
+
 @app.command()
 def ingest(config: ConfigOption = None, raw_dir: RawOption = None, processed_dir: ProcessedOption = None) -> None:
     """Stage 1: read .txt/.md/.html press releases into documents.parquet."""
@@ -119,19 +163,36 @@ def extract(
 
 
 @app.command()
+def resolve(config: ConfigOption = None, processed_dir: ProcessedOption = None) -> None:
+    """Stage 3: merge variant names across documents into entities (entities.parquet)."""
+    _resolve(_config(config, None, processed_dir))
+
+
+@app.command()
+def export(
+    config: ConfigOption = None, processed_dir: ProcessedOption = None, csv_dialect: DialectOption = None
+) -> None:
+    """Stage 4: people/places/organisations/mentions as CSV (UTF-8 BOM) and one XLSX workbook."""
+    _export(_config(config, None, processed_dir, csv_dialect=csv_dialect))
+
+
+@app.command()
 def run(
     config: ConfigOption = None,
     raw_dir: RawOption = None,
     processed_dir: ProcessedOption = None,
     model: ModelOption = None,
     n_process: NProcessOption = None,
+    csv_dialect: DialectOption = None,
 ) -> None:
     """All stages in order on the input folder."""
-    cfg = _config(config, raw_dir, processed_dir, model, n_process)
+    cfg = _config(config, raw_dir, processed_dir, model, n_process, csv_dialect)
     code = _ingest(cfg)
     if code == 1:
         raise typer.Exit(1)
     _extract(cfg)
+    _resolve(cfg)
+    _export(cfg)
     raise typer.Exit(code)
 
 

@@ -48,6 +48,18 @@ class Gazetteers:
     titles: frozenset[str]
     roles: frozenset[str]
     abbreviations: dict[str, tuple[str, str]]
+    noun_genus: dict[str, str]
+
+    def genus_of(self, noun: str) -> str:
+        """Grammatical gender (m/f/n) of a noun or of the longest known noun a compound
+        ends in ("Integrationszentrum" → Zentrum → n); "" when unknown."""
+        if noun in self.noun_genus:
+            return self.noun_genus[noun]
+        for cut in range(1, len(noun) - 2):
+            tail = noun[cut:].capitalize()
+            if tail in self.noun_genus:
+                return self.noun_genus[tail]
+        return ""
 
     def _is_compound_of(self, word: str, heads: frozenset[str]) -> bool:
         """ "Integrationszentrum" ends in "zentrum": a compound of a listed head word.
@@ -115,8 +127,9 @@ def _faker_names() -> tuple[set[str], set[str]]:
     return first, last
 
 
-def _wiktionary_nouns() -> tuple[set[str], set[str], set[str], set[str]]:
+def _wiktionary_nouns() -> tuple[set[str], set[str], set[str], set[str], dict[str, str]]:
     path = Path(str(resources.files("german_nouns").joinpath("nouns.csv")))
+    genus: dict[str, str] = {}
     common: set[str] = set()
     toponyms: set[str] = set()
     first: set[str] = set()
@@ -125,8 +138,11 @@ def _wiktionary_nouns() -> tuple[set[str], set[str], set[str], set[str]]:
         reader = csv.reader(handle)
         header = next(reader)
         pos_index = header.index("pos")
+        genus_index = header.index("genus")
         for row in reader:
             pos = set(row[pos_index].split(","))
+            if row[genus_index] in {"m", "f", "n"} and pos <= {"Substantiv", "Wortverbindung"}:
+                genus.setdefault(row[0], row[genus_index])
             forms = {cell for cell in row[pos_index + 1 :] if cell and cell[0].isupper() and " " not in cell}
             forms.add(row[0])
             if "Toponym" in pos:
@@ -137,7 +153,7 @@ def _wiktionary_nouns() -> tuple[set[str], set[str], set[str], set[str]]:
                 last.add(row[0])
             elif "Eigenname" not in pos:
                 common.update(f for f in forms if len(f) > 1)
-    return common, toponyms, first, last
+    return common, toponyms, first, last, genus
 
 
 @cache
@@ -146,7 +162,7 @@ def load_gazetteers() -> Gazetteers:
     places |= _country_names()
     states = set(_resource_lines("states.txt"))
     places |= states
-    common, toponyms, wiki_first, wiki_last = _wiktionary_nouns()
+    common, toponyms, wiki_first, wiki_last, genus = _wiktionary_nouns()
     places |= toponyms
     faker_first, faker_last = _faker_names()
     with resources.files("pipeline").joinpath("resources", "abbreviations.csv").open(encoding="utf-8") as handle:
@@ -162,6 +178,7 @@ def load_gazetteers() -> Gazetteers:
         titles=frozenset(_resource_lines("titles.txt")),
         roles=frozenset(_resource_lines("roles.txt")),
         abbreviations=abbreviations,
+        noun_genus=genus,
     )
 
 

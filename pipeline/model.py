@@ -87,31 +87,41 @@ def _data_files(model_config: dict[str, Any], key: str) -> list[Path]:
 def fallback_key(model_config: dict[str, Any]) -> str:
     """Hash of everything that determines the trained model."""
     digest = hashlib.sha256()
-    for path in _data_files(model_config, "train_files") + _data_files(model_config, "eval_files"):
+    for path in _data_files(model_config, "train_files"):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     for name in ("ner_training.cfg", "ner_features.py", "gazetteers.py", "germeval.py"):
         digest.update(_package_text(name).encode())
     for name in ("org_words.txt", "titles.txt", "roles.txt", "states.txt"):
         digest.update(_package_text(f"resources/{name}").encode())
-    settings = {k: model_config[k] for k in ("early_stopping_share", "max_epochs", "seed")}
+    settings = {
+        k: model_config[k] for k in ("held_out_share", "early_stopping_share", "max_epochs", "patience_steps", "seed")
+    }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     digest.update(spacy.__version__.encode())
     return digest.hexdigest()
 
 
-def score_ner(nlp: Language, paths: Iterable[Path]) -> dict[str, Any]:
-    """Exact-span precision/recall/F1 per type on GermEval files (mapped as in germeval.py)."""
-    references = docs_from_files(nlp.vocab, paths)
+def split_sentences(model_config: dict[str, Any], vocab: Any) -> tuple[list, list, list]:
+    """(train, early-stopping, held-out) docs: a fixed shuffle of all training files."""
+    docs = docs_from_files(vocab, _data_files(model_config, "train_files"))
+    random.Random(model_config["seed"]).shuffle(docs)
+    n_held = int(len(docs) * model_config["held_out_share"])
+    held, rest = docs[:n_held], docs[n_held:]
+    n_stop = max(1, int(len(rest) * model_config["early_stopping_share"]))
+    return rest[n_stop:], rest[:n_stop], held
+
+
+def score_docs(nlp: Language, references: list) -> dict[str, Any]:
+    """Exact-span precision/recall/F1 per type against gold docs (GermEval mapping of germeval.py)."""
     predictions = nlp.pipe((doc.text for doc in references), batch_size=256)
-    examples = [Example(pred, ref) for pred, ref in zip(predictions, references, strict=False)]
+    examples = [Example(pred, ref) for pred, ref in zip(predictions, references, strict=True)]
     scores = Scorer.score_spans(examples, "ents")
     per_type = {
         label: {metric: round(values[metric], 4) for metric in ("p", "r", "f")}
         for label, values in sorted((scores.get("ents_per_type") or {}).items())
     }
     return {
-        "files": [Path(p).name for p in paths],
         "sentences": len(references),
         "p": round(scores["ents_p"], 4),
         "r": round(scores["ents_r"], 4),
@@ -120,23 +130,27 @@ def score_ner(nlp: Language, paths: Iterable[Path]) -> dict[str, Any]:
     }
 
 
+def score_ner(nlp: Language, paths: Iterable[Path]) -> dict[str, Any]:
+    """score_docs over whole GermEval files."""
+    paths = list(paths)
+    return {"files": [Path(p).name for p in paths], **score_docs(nlp, docs_from_files(nlp.vocab, paths))}
+
+
 def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = print) -> ModelInfo:
     """Train the fallback pipeline into `output_dir` and score it on the held-out files."""
     from spacy.cli.train import train as spacy_train
 
     started = time.perf_counter()
     vocab = spacy.blank("de").vocab
-    train_docs = docs_from_files(vocab, _data_files(model_config, "train_files"))
-    random.Random(model_config["seed"]).shuffle(train_docs)
-    n_stop = max(1, int(len(train_docs) * model_config["early_stopping_share"]))
+    train_docs, stop_docs, held_docs = split_sentences(model_config, vocab)
     with tempfile.TemporaryDirectory(prefix="presseabgleich-train-") as tmp:
         work = Path(tmp)
-        DocBin(docs=train_docs[n_stop:]).to_disk(work / "train.spacy")
-        DocBin(docs=train_docs[:n_stop]).to_disk(work / "stop.spacy")
+        DocBin(docs=train_docs).to_disk(work / "train.spacy")
+        DocBin(docs=stop_docs).to_disk(work / "stop.spacy")
         (work / "config.cfg").write_text(_package_text("ner_training.cfg"), encoding="utf-8")
         log(
-            f"Training the fallback German NER model on {len(train_docs) - n_stop} sentences "
-            f"({n_stop} kept for early stopping); this runs once per machine."
+            f"Training the fallback German NER model on {len(train_docs)} GermEval sentences "
+            f"({len(stop_docs)} for early stopping, {len(held_docs)} held out for scoring); once per machine."
         )
         spacy_train(
             work / "config.cfg",
@@ -145,6 +159,7 @@ def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = pr
                 "paths.train": str(work / "train.spacy"),
                 "paths.dev": str(work / "stop.spacy"),
                 "training.max_epochs": model_config["max_epochs"],
+                "training.patience": model_config["patience_steps"],
                 "system.seed": model_config["seed"],
             },
         )
@@ -159,7 +174,7 @@ def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = pr
             }
         ]
         nlp.meta["license"] = "CC BY 4.0 (training data attribution: GermEval 2014)"
-        evaluation = score_ner(nlp, _data_files(model_config, "eval_files"))
+        evaluation = {"held_out_of": model_config["train_files"], **score_docs(nlp, held_docs)}
         info = ModelInfo(
             name=nlp.meta["name"],
             version=nlp.meta["version"],

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy
 import spacy
 from spacy.language import Language
-from spacy.ml.models import MultiHashEmbed
 from spacy.tokens import Doc
 from thinc.api import Maxout, Model, chain, concatenate, with_array
 from thinc.types import Floats2d
@@ -64,19 +63,15 @@ def gazetteer_flags(org_suffixes: tuple[str, ...]) -> Model[list[Doc], list[Floa
     return Model("gazetteer_flags", forward, dims={"nO": N_FEATURES})
 
 
-@spacy.registry.architectures("presseabgleich.GazetteerMultiHashEmbed.v1")
-def gazetteer_multi_hash_embed(
-    width: int,
-    attrs: list[str],
-    rows: list[int],
-    include_static_vectors: bool,
-    org_suffixes: list[str],
+@spacy.registry.architectures("presseabgleich.GazetteerEmbed.v1")
+def gazetteer_embed(
+    width: int, embed: Model[list[Doc], list[Floats2d]], org_suffixes: list[str]
 ) -> Model[list[Doc], list[Floats2d]]:
-    """spaCy's MultiHashEmbed plus gazetteer flags, mixed back down to `width`."""
-    hashed = MultiHashEmbed(width=width, attrs=attrs, rows=rows, include_static_vectors=include_static_vectors)
+    """Any spaCy token embedding (`embed`, of output `width`) plus gazetteer flags,
+    mixed back down to `width`."""
     flags = gazetteer_flags(tuple(s.lower() for s in org_suffixes))
     mixer = with_array(Maxout(nO=width, nI=width + N_FEATURES, nP=3, normalize=True))
-    return chain(concatenate(hashed, flags), mixer)
+    return chain(concatenate(embed, flags), mixer)
 
 
 @spacy.registry.callbacks("presseabgleich.add_gazetteer_table.v1")

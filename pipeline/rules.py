@@ -25,6 +25,8 @@ from spacy.util import filter_spans
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 
+CODEPAGE_DAMAGE = str.maketrans({"ý": "ı", "Ý": "İ", "þ": "ş", "Þ": "Ş", "ð": "ğ", "Ð": "Ğ"})
+
 CONTACTS_KEY = "contacts"
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 URL = re.compile(r"(?:https?://|www\.)[^\s<>\"()\[\]|]+[^\s<>\"()\[\]|.,;:!?)]", re.IGNORECASE)
@@ -111,6 +113,16 @@ class RuleLayer:
     def is_ambiguous_place(self, text: str) -> bool:
         return text in self.gaz.common_nouns or text in self.gaz.first_names or text in self.gaz.last_names
 
+    def is_first_name(self, text: str) -> bool:
+        """Known given name, also after repairing code-page damage ("Aslý" → "Aslı")."""
+        return text in self.gaz.first_names or text.translate(CODEPAGE_DAMAGE) in self.gaz.first_names
+
+    def is_common_compound(self, text: str) -> bool:
+        """An unlisted compound of a common noun ("Begrüßungsrede" → Rede), not a name."""
+        if len(text) < 8 or not text.isalpha() or self.is_place(text) or text in self.gaz.last_names:
+            return False
+        return any(text[cut:].capitalize() in self.gaz.common_nouns for cut in range(3, len(text) - 3))
+
     def is_name_like(self, token: Token) -> bool:
         """A capitalised token that can be part of a person's name."""
         text = token.text
@@ -174,8 +186,66 @@ class RuleLayer:
         """
         corrected = []
         for entity in entities:
+            # an entity never spans a line break ("Franziska Michels\n\nt")
+            breaks = [t.i for t in entity if "\n" in t.text]
+            if breaks:
+                parts = [(entity.start, breaks[0]), (breaks[-1] + 1, entity.end)]
+                start, end = max(parts, key=lambda p: sum(1 for t in doc[p[0] : p[1]] if is_capitalised(t)))
+                while end > start and not doc[end - 1].text.strip():
+                    end -= 1
+                if start >= end:
+                    continue
+                entity = Span(doc, start, end, label=entity.label_)
+                entity._.label_source = "model+rule"
+            if entity.text.endswith("-") or not entity.text.strip():
+                continue  # truncated compound: "Presse- und Öffentlichkeitsarbeit"
             first = entity[0].text
             label = entity.label_
+            if len(entity) == 1 and first.isupper() and len(first) > 4 and first.capitalize() in self.gaz.common_nouns:
+                continue  # a shouted heading word: "PRESSEINFORMATION"
+            following = doc[entity.end] if entity.end < len(doc) else None
+            noun_follows = (
+                following is not None
+                and is_capitalised(following)
+                and (
+                    following.text in self.gaz.common_nouns
+                    or self.is_common_compound(following.text)
+                    or self.gaz.is_org_word(following.text)
+                )
+            )
+            if (
+                len(entity) == 1
+                and label in {"PER", "ORG"}
+                and self.gaz.is_place_adjective(first)
+                and (noun_follows or not (first in self.gaz.last_names or first in self.gaz.first_names))
+            ):
+                span = Span(doc, entity.start, entity.end, label="LOC")
+                span._.label_source = "model+rule"
+                corrected.append(span)
+                continue
+            if (
+                len(entity) == 1
+                and label in {"LOC", "ORG"}
+                and self.is_common_compound(first)
+                and not self.gaz.is_org_word(first)
+            ):
+                continue
+            if (
+                len(entity) > 1
+                and label in {"ORG", "MISC"}
+                and (first in self.gaz.common_nouns or self.is_common_compound(first))
+                and not self.gaz.is_org_word(first)
+            ):
+                # "Fachtags für Herne": a common noun in front of a place is not an organisation
+                k = entity.start + 1
+                while k < entity.end and doc[k].lower_ in {"für", "in", "von", "aus", "der", "des", "und"}:
+                    k += 1
+                end = self.longest_place_at(doc, k) if k < entity.end else None
+                if end is not None and end == entity.end:
+                    span = Span(doc, k, entity.end, label="LOC")
+                    span._.label_source = "model+rule"
+                    corrected.append(span)
+                    continue
             if label in {"PER", "LOC", "ORG"} and not first[:1].isupper():
                 continue
             if len(entity) == 1 and label != "MISC":
@@ -451,6 +521,22 @@ class RuleLayer:
                     span._.label_source = "rule"
                     found.append(span)
             i = max(k, i + 1)
+        # Apposition: "Aslý Sevindim, Abteilungsleiterin …" — names before ", <role>".
+        for r in range(2, len(doc)):
+            if doc[r - 1].text != "," or not self.is_role(doc[r]) or (r - 2) in taken:
+                continue
+            start = r - 1
+            while (
+                start > 0
+                and r - 1 - start < 4
+                and self.is_name_like(doc[start - 1])
+                and not doc[start - 1].is_sent_start
+            ):
+                start -= 1
+            if r - 1 - start >= 2 and not any(t in taken for t in range(start, r - 1)):
+                span = Span(doc, start, r - 1, label="PER")
+                span._.label_source = "rule"
+                found.append(span)
         return found
 
     def find_organisations(self, doc: Doc, entities: list[Span]) -> list[Span]:

@@ -36,14 +36,31 @@ def nlp_and_info(config):
     return build_nlp(config["model"], log=lambda message: None)
 
 
+def write_run_config(folder: Path) -> Path:
+    """A config that keeps every file the run writes (IDs, decisions) inside `folder`."""
+    config_file = folder / "presseabgleich.toml"
+    config_file.write_text(
+        f"""[paths]
+raw_dir = "{REPO / "data" / "raw"}"
+processed_dir = "{folder / "processed"}"
+entity_ids_file = "{folder / "entity_ids.csv"}"
+decisions_file = "{folder / "decisions.csv"}"
+[model]
+ner_data_dir = "{SHARED / "ner-data" / "germeval2014"}"
+""",
+        encoding="utf-8",
+    )
+    return config_file
+
+
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory, config):
+def sample_run(tmp_path_factory):
     """The whole pipeline over data/raw, as the README's main command runs it."""
     from typer.testing import CliRunner
 
     from pipeline.cli import app
 
-    out = tmp_path_factory.mktemp("processed")
-    result = CliRunner().invoke(app, ["run", "--raw-dir", str(REPO / "data" / "raw"), "--processed-dir", str(out)])
+    folder = tmp_path_factory.mktemp("run")
+    result = CliRunner().invoke(app, ["run", "--config", str(write_run_config(folder))])
     assert result.exit_code == 0, result.output
-    return out
+    return folder / "processed"

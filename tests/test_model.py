@@ -10,7 +10,7 @@ def test_fallback_model_is_real_and_scored(nlp_and_info):
     if info.kind == "installed":
         pytest.skip("de_core_news_sm is installed; the fallback is not used")
     evaluation = info.evaluation
-    assert evaluation["files"] == ["NER-de-dev.tsv"] and evaluation["sentences"] == 2200
+    assert evaluation["held_out_of"] and evaluation["sentences"] >= 600
     # Floor set below the measured held-out F1 (see README, "The German model").
     assert evaluation["f"] >= 0.60, evaluation
     for label in ("PER", "LOC", "ORG"):

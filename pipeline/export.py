@@ -1,0 +1,144 @@
+"""Stage 4, export: reconciled tables for spreadsheets.
+
+Writes people.csv, places.csv, organisations.csv and mentions.csv (UTF-8 with
+BOM, so Excel reads umlauts; `excel-de` dialect uses `;` as German Excel
+expects; no `sep=` line, which would break Excel's BOM detection), plus the
+same tables as sheets of one workbook, presseabgleich.xlsx (header row frozen,
+filters on). Cells that a spreadsheet would execute as a formula (starting
+with = + - @, tab or carriage return) are neutralised with a leading
+apostrophe in CSV and stored as plain text in XLSX. Lists are joined with
+" | "; dates are ISO 8601; IDs stay text.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import TYPE_STRING
+from openpyxl.utils import get_column_letter
+
+from pipeline.io import atomic_path, read_parquet, write_text_atomic
+from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
+
+DIALECTS = {"excel": ",", "excel-de": ";"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+LIST_SEPARATOR = " | "
+WORKBOOK_FILE = "presseabgleich.xlsx"
+
+COMMON_COLUMNS = [
+    "entity_id",
+    "canonical_name",
+    "canonical_status",
+    "canonical_reason",
+    "type",
+    "variants",
+    "n_documents",
+    "n_mentions",
+    "first_seen",
+    "last_seen",
+    "documents",
+]
+PEOPLE_COLUMNS = COMMON_COLUMNS + ["titles", "roles", "affiliations", "emails", "phones", "merge_reasons", "merged_ids"]
+OTHER_COLUMNS = COMMON_COLUMNS + ["merge_reasons", "merged_ids"]
+MENTION_COLUMNS = [
+    "mention_id",
+    "doc_id",
+    "entity_id",
+    "canonical_name",
+    "type",
+    "text",
+    "normalised",
+    "normalisation",
+    "start",
+    "end",
+    "source_start",
+    "source_end",
+    "sentence",
+]
+TABLES = {
+    "people.csv": ("PER", PEOPLE_COLUMNS),
+    "places.csv": ("LOC", OTHER_COLUMNS),
+    "organisations.csv": ("ORG", OTHER_COLUMNS),
+}
+
+
+def neutralise(value: Any) -> Any:
+    """Make a cell safe against formula injection (OWASP: prefix with an apostrophe)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def flatten_lists(frame: pd.DataFrame) -> pd.DataFrame:
+    """JSON list columns → " | "-joined text."""
+    flat = frame.copy()
+    for column in flat.columns:
+        sample = next((v for v in flat[column] if isinstance(v, str) and v), None)
+        if sample is not None and sample.startswith("[") and sample.endswith("]"):
+            try:
+                flat[column] = [LIST_SEPARATOR.join(json.loads(v)) if v else "" for v in flat[column]]
+            except (json.JSONDecodeError, TypeError):
+                continue
+    return flat
+
+
+def to_csv_text(frame: pd.DataFrame, dialect: str) -> str:
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown CSV dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
+    safe = frame.map(neutralise)
+    return "\ufeff" + safe.to_csv(index=False, sep=DIALECTS[dialect], lineterminator="\r\n")
+
+
+def write_csv(frame: pd.DataFrame, path: Path, dialect: str) -> None:
+    write_text_atomic(path, to_csv_text(frame, dialect))
+
+
+def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, frame in sheets.items():
+        sheet = workbook.create_sheet(title=name[:31])
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            sheet.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = TYPE_STRING  # text, never a formula
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = sheet.dimensions
+        for index, column in enumerate(frame.columns, 1):
+            longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
+            sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 60)
+    with atomic_path(path) as tmp:
+        workbook.save(tmp)
+
+
+def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    tables = {}
+    for file_name, (type_, columns) in TABLES.items():
+        subset = entities[entities["type"] == type_]
+        tables[file_name] = flatten_lists(subset.reindex(columns=columns).fillna("")).reset_index(drop=True)
+    canonical = dict(zip(entities["entity_id"], entities["canonical_name"], strict=True))
+    mentions = links.assign(canonical_name=links["entity_id"].map(canonical))
+    tables["mentions.csv"] = mentions.reindex(columns=MENTION_COLUMNS).fillna("").reset_index(drop=True)
+    return tables
+
+
+def run_export(processed_dir: Path, config: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """Stage entry point: entities.parquet + mention_entities.parquet → CSV and XLSX."""
+    entities = read_parquet(processed_dir / ENTITIES_FILE, "resolve")
+    links = read_parquet(processed_dir / MENTION_ENTITIES_FILE, "resolve")
+    tables = build_tables(entities, links)
+    dialect = config["export"]["csv_dialect"]
+    for file_name, frame in tables.items():
+        write_csv(frame, processed_dir / file_name, dialect)
+    if config["export"]["write_xlsx"]:
+        write_workbook(
+            {name.removesuffix(".csv"): frame for name, frame in tables.items()}, processed_dir / WORKBOOK_FILE
+        )
+    return tables
