@@ -62,13 +62,26 @@ WORD = re.compile(r"\S+")
 
 
 def repair_encoding(text: str) -> tuple[str, str]:
-    """(repaired text, what was repaired: "", "mojibake" or "codepage")."""
-    fixed = ftfy.fix_encoding(text)
-    kind = "mojibake" if fixed != text else ""
-    translated = fixed.translate(CODEPAGE_DAMAGE)
-    if translated != fixed:
-        kind = "codepage"
-    return unicodedata.normalize("NFC", translated), kind
+    """(repaired text, what was repaired: "", "mojibake" or "codepage").
+
+    Repeated until nothing changes (at most a few rounds), so that repairing a
+    repaired text changes nothing: ftfy may read a code-page repair's output
+    as mojibake once more.
+    """
+    kind = ""
+    current = unicodedata.normalize("NFC", text)
+    for _ in range(4):
+        fixed = ftfy.fix_encoding(current)
+        if fixed != current:
+            kind = kind or "mojibake"
+        translated = fixed.translate(CODEPAGE_DAMAGE)
+        if translated != fixed:
+            kind = "codepage"
+        translated = unicodedata.normalize("NFC", translated)
+        if translated == current:
+            break
+        current = translated
+    return current, kind
 
 
 def fold_din(text: str) -> str:
@@ -146,8 +159,8 @@ def parse_person(text: str, gaz: Gazetteers | None = None) -> PersonName:
     last word is kept as the surname.
     """
     gaz = gaz or load_gazetteers()
-    repaired, repair_kind = repair_encoding(collapse(text))
-    repaired = repaired.strip(" ,;:" + QUOTES)
+    repaired, repair_kind = repair_encoding(text)
+    repaired = collapse(repaired.strip(" ,;:\t\n\r" + QUOTES))
     if repaired.count(",") == 1:
         last, first = (part.strip() for part in repaired.split(","))
         if last and first and " " not in last:
@@ -193,7 +206,8 @@ def initials_compatible(given_a: tuple[str, ...], given_b: tuple[str, ...]) -> b
 def normalize_place(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     """(base name, rule applied: "", "genitive", "adjective", "abbreviation", "repair")."""
     gaz = gaz or load_gazetteers()
-    repaired, repair_kind = repair_encoding(collapse(text).strip(QUOTES))
+    repaired, repair_kind = repair_encoding(text)
+    repaired = collapse(repaired.strip(QUOTES + " \t\n\r"))
     rule = "repair" if repair_kind else ""
     if repaired in gaz.abbreviations and gaz.abbreviations[repaired][1] == "LOC":
         return gaz.abbreviations[repaired][0], "abbreviation"
