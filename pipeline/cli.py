@@ -71,6 +71,13 @@ def _config(
         raise typer.Exit(1) from exc
 
 
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files a killed run left behind (the finished files are intact)."""
+    if folder.is_dir():
+        for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
 def _ingest(cfg: dict[str, Any]) -> int:
     from pipeline.ingest import ERRORS_FILE, run_ingest
 
@@ -144,6 +151,32 @@ def _export(cfg: dict[str, Any]) -> None:
     log(f"export: {', '.join(tables)} ({cfg['export']['csv_dialect']}) and presseabgleich.xlsx in {processed_dir}")
 
 
+def _report(cfg: dict[str, Any]) -> None:
+    from pipeline.report import DISCREPANCIES_HTML, run_report
+    from pipeline.resolve import DECISION_STATUS_FILE
+
+    processed_dir = Path(cfg["paths"]["processed_dir"])
+    try:
+        discrepancies = run_report(processed_dir, cfg)
+    except FileNotFoundError as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    open_items = discrepancies[discrepancies["status"] == "open"]
+    log(
+        f"report: {len(open_items)} open and {len(discrepancies) - len(open_items)} decided discrepancies "
+        f"→ {processed_dir / DISCREPANCIES_HTML}"
+    )
+    for row in open_items.itertuples(index=False):
+        log(f"        {row.kind:<16} {row.entity_id or '-':<13} {row.canonical_name}")
+    import pandas as pd
+
+    statuses = pd.read_parquet(processed_dir / DECISION_STATUS_FILE)
+    for row in statuses[statuses["status"] != "applied"].itertuples(index=False):
+        log(
+            f"warning: decision {row.decision_id or '?'} ({row.action or '?'} {row.entity_id}) {row.status}: {row.detail}"
+        )
+
+
 @app.command()
 def ingest(config: ConfigOption = None, raw_dir: RawOption = None, processed_dir: ProcessedOption = None) -> None:
     """Stage 1: read .txt/.md/.html press releases into documents.parquet."""
@@ -177,6 +210,14 @@ def export(
 
 
 @app.command()
+def report(
+    config: ConfigOption = None, processed_dir: ProcessedOption = None, csv_dialect: DialectOption = None
+) -> None:
+    """Stage 5: discrepancies for review (discrepancies.csv and a self-contained discrepancies.html)."""
+    _report(_config(config, None, processed_dir, csv_dialect=csv_dialect))
+
+
+@app.command()
 def run(
     config: ConfigOption = None,
     raw_dir: RawOption = None,
@@ -187,13 +228,158 @@ def run(
 ) -> None:
     """All stages in order on the input folder."""
     cfg = _config(config, raw_dir, processed_dir, model, n_process, csv_dialect)
+    _remove_stale_temporaries(Path(cfg["paths"]["processed_dir"]))
     code = _ingest(cfg)
     if code == 1:
         raise typer.Exit(1)
     _extract(cfg)
     _resolve(cfg)
     _export(cfg)
+    _report(cfg)
     raise typer.Exit(code)
+
+
+review_app = typer.Typer(
+    help="Record reviewer decisions (appended to the decisions file; see README).", no_args_is_help=True
+)
+app.add_typer(review_app, name="review")
+ReviewerOption = Annotated[str | None, typer.Option("--reviewer", help="Who decides (default: $USER).")]
+NoteOption = Annotated[str, typer.Option("--note", help="Why, in a few words.")]
+
+
+def _record(cfg: dict[str, Any], **fields: str) -> None:
+    import os
+
+    from pipeline.decisions import Decision, append_decision
+
+    path = Path(cfg["paths"]["decisions_file"])
+    fields.setdefault("reviewer", os.environ.get("USER", ""))
+    decision = append_decision(path, Decision(decision_id="", **fields))
+    log(
+        f"decision {decision.decision_id} ({decision.action} {decision.entity_id}) recorded in {path}; it applies from the next run"
+    )
+
+
+def _entities(cfg: dict[str, Any]):
+    from pipeline.io import read_parquet
+    from pipeline.resolve import ENTITIES_FILE
+
+    try:
+        return read_parquet(Path(cfg["paths"]["processed_dir"]) / ENTITIES_FILE, "run")
+    except FileNotFoundError as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _known_entity(cfg: dict[str, Any], entity_id: str):
+    entities = _entities(cfg)
+    match = entities[entities["entity_id"] == entity_id]
+    if match.empty:
+        log(f"error: no entity {entity_id!r} in the last run's outputs")
+        raise typer.Exit(1)
+    return match.iloc[0]
+
+
+@review_app.command("list")
+def review_list(config: ConfigOption = None) -> None:
+    """Show the open discrepancies of the last run."""
+    import pandas as pd
+
+    from pipeline.report import DISCREPANCIES_CSV
+
+    cfg = _config(config)
+    path = Path(cfg["paths"]["processed_dir"]) / DISCREPANCIES_CSV
+    if not path.is_file():
+        log(f"error: {path} is missing: run `presseabgleich run` first")
+        raise typer.Exit(1)
+    sep = ";" if cfg["export"]["csv_dialect"] == "excel-de" else ","
+    frame = pd.read_csv(path, encoding="utf-8-sig", sep=sep, dtype=str, keep_default_na=False)
+    for row in frame[frame["status"] == "open"].itertuples(index=False):
+        typer.echo(f"{row.entity_id}\t{row.kind}\t{row.variants}\tsuggested: {row.suggested or '(undecided)'}")
+
+
+@review_app.command("accept")
+def review_accept(
+    entity_id: str, config: ConfigOption = None, reviewer: ReviewerOption = None, note: NoteOption = ""
+) -> None:
+    """Accept the suggested canonical name of ENTITY_ID as it stands now."""
+    cfg = _config(config)
+    entity = _known_entity(cfg, entity_id)
+    if entity["canonical_status"] == "undecided":
+        log(f"error: {entity_id} has no suggestion (the texts tie); choose a form with `review rename`")
+        raise typer.Exit(1)
+    _record(
+        cfg,
+        action="accept",
+        entity_id=entity_id,
+        value=entity["canonical_name"],
+        note=note,
+        **({"reviewer": reviewer} if reviewer else {}),
+    )
+
+
+@review_app.command("rename")
+def review_rename(
+    entity_id: str, name: str, config: ConfigOption = None, reviewer: ReviewerOption = None, note: NoteOption = ""
+) -> None:
+    """Set the canonical name of ENTITY_ID to NAME."""
+    cfg = _config(config)
+    _known_entity(cfg, entity_id)
+    if not name.strip():
+        log("error: the name is empty")
+        raise typer.Exit(1)
+    _record(
+        cfg,
+        action="rename",
+        entity_id=entity_id,
+        value=name.strip(),
+        note=note,
+        **({"reviewer": reviewer} if reviewer else {}),
+    )
+
+
+@review_app.command("split")
+def review_split(
+    entity_id: str,
+    mention: Annotated[
+        list[str], typer.Option("--mention", help="'doc_id: text' of a mention that is someone else (repeatable).")
+    ],
+    config: ConfigOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Split mentions off ENTITY_ID: they name a different person, place or organisation."""
+    cfg = _config(config)
+    _known_entity(cfg, entity_id)
+    if not mention or any(":" not in m for m in mention):
+        log("error: give each mention as --mention 'doc_id: text'")
+        raise typer.Exit(1)
+    _record(
+        cfg,
+        action="split",
+        entity_id=entity_id,
+        mentions="; ".join(mention),
+        note=note,
+        **({"reviewer": reviewer} if reviewer else {}),
+    )
+
+
+@review_app.command("merge")
+def review_merge(
+    entity_id: str, other_id: str, config: ConfigOption = None, reviewer: ReviewerOption = None, note: NoteOption = ""
+) -> None:
+    """Merge OTHER_ID into ENTITY_ID (they are the same); ENTITY_ID's ID is kept."""
+    cfg = _config(config)
+    _known_entity(cfg, entity_id)
+    _known_entity(cfg, other_id)
+    _record(
+        cfg,
+        action="merge",
+        entity_id=entity_id,
+        value=other_id,
+        note=note,
+        **({"reviewer": reviewer} if reviewer else {}),
+    )
 
 
 @app.command("train-model")

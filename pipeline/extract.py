@@ -18,7 +18,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from tqdm import tqdm
 
-from pipeline.ingest import DOCUMENTS_FILE, load_offset_map, source_offset
+from pipeline.ingest import DOCUMENTS_FILE, load_offset_map, source_span
 from pipeline.io import read_parquet, write_json_atomic, write_parquet_atomic
 from pipeline.model import ModelInfo, load_pipeline
 from pipeline.rules import CONTACTS_KEY, NESTED_KEY, add_rule_layer
@@ -125,6 +125,7 @@ def doc_mentions(doc: Doc, doc_id: str, offset_map_json: str) -> list[dict[str, 
         person = person_of.get(key)
         parent = parent_of.get(key)
         is_entity = span.label_ not in CONTACT_LABELS
+        source = source_span(segments, span.start_char, span.end_char)
         rows.append(
             {
                 "doc_id": doc_id,
@@ -133,8 +134,8 @@ def doc_mentions(doc: Doc, doc_id: str, offset_map_json: str) -> list[dict[str, 
                 "label": span.label_,
                 "start": span.start_char,
                 "end": span.end_char,
-                "source_start": source_offset(segments, span.start_char),
-                "source_end": source_offset(segments, span.end_char),
+                "source_start": source[0],
+                "source_end": source[1],
                 "sentence": span.sent.text.strip() if has_sentences else "",
                 "label_source": span._.label_source if is_entity else "rule",
                 "titles": " ".join(span._.titles) if is_entity else "",

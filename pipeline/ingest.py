@@ -310,6 +310,16 @@ def plain_to_text(raw: str) -> tuple[str, list[Segment], dict[str, list[str]]]:
     return text, segments, {"title": [], "headings": []}
 
 
+def source_span(segments: list[Segment], start: int, end: int) -> tuple[int, int]:
+    """Source offsets of the plain-text span [start, end). The end is mapped through
+    the span's last character: the position after it may already lie in markup the
+    text skipped ("…de](mailto:…)")."""
+    if end <= start:
+        position = source_offset(segments, start)
+        return position, position
+    return source_offset(segments, start), source_offset(segments, end - 1) + 1
+
+
 def source_offset(segments: list[Segment], text_offset: int) -> int:
     """Character offset in the decoded source for a plain-text offset."""
     if not segments:

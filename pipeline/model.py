@@ -9,12 +9,14 @@ lock keeps parallel runs from training twice).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -152,17 +154,19 @@ def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = pr
             f"Training the fallback German NER model on {len(train_docs)} GermEval sentences "
             f"({len(stop_docs)} for early stopping, {len(held_docs)} held out for scoring); once per machine."
         )
-        spacy_train(
-            work / "config.cfg",
-            work / "out",
-            overrides={
-                "paths.train": str(work / "train.spacy"),
-                "paths.dev": str(work / "stop.spacy"),
-                "training.max_epochs": model_config["max_epochs"],
-                "training.patience": model_config["patience_steps"],
-                "system.seed": model_config["seed"],
-            },
-        )
+        # spaCy reports progress on stdout; keep stdout for the command's own output
+        with contextlib.redirect_stdout(sys.stderr):
+            spacy_train(
+                work / "config.cfg",
+                work / "out",
+                overrides={
+                    "paths.train": str(work / "train.spacy"),
+                    "paths.dev": str(work / "stop.spacy"),
+                    "training.max_epochs": model_config["max_epochs"],
+                    "training.patience": model_config["patience_steps"],
+                    "system.seed": model_config["seed"],
+                },
+            )
         nlp = spacy.load(work / "out" / "model-best")
         nlp.meta["name"] = "presseabgleich_de_ner"
         nlp.meta["version"] = "1.0.0"

@@ -84,6 +84,21 @@ def repair_encoding(text: str) -> tuple[str, str]:
     return current, kind
 
 
+def clean_and_repair(text: str, strip: str = QUOTES) -> tuple[str, str]:
+    """Whitespace collapsed, `strip` characters trimmed, encoding repaired; repeated
+    until stable so that cleaning a cleaned text changes nothing."""
+    kind = ""
+    current = text
+    for _ in range(4):
+        cleaned = collapse(collapse(current).strip(strip))
+        repaired, repair_kind = repair_encoding(cleaned)
+        kind = repair_kind or kind
+        if repaired == current:
+            break
+        current = repaired
+    return current, kind
+
+
 def fold_din(text: str) -> str:
     """DIN 5007-2 folding: ü→ue, ß→ss, other diacritics dropped; lower case."""
     return _strip_marks(text.translate(DIN_FOLD)).lower()
@@ -159,13 +174,14 @@ def parse_person(text: str, gaz: Gazetteers | None = None) -> PersonName:
     last word is kept as the surname.
     """
     gaz = gaz or load_gazetteers()
-    repaired, repair_kind = repair_encoding(text)
-    repaired = collapse(repaired.strip(" ,;:\t\n\r" + QUOTES))
+    repaired, repair_kind = clean_and_repair(text, " ,;:" + QUOTES)
     if repaired.count(",") == 1:
         last, first = (part.strip() for part in repaired.split(","))
         if last and first and " " not in last:
             repaired = f"{first} {last}"
-    words = WORD.findall(repaired.replace(",", " "))
+    # quotes and punctuation at a word's edges are not part of a name ("'Hans" after a swap)
+    words = [w.strip(" ,;:" + QUOTES) for w in WORD.findall(repaired.replace(",", " "))]
+    words = [w for w in words if w]
     if not words:
         return PersonName(given=(), surname=collapse(text) or text, repaired=repair_kind)
     titles: list[str] = []
@@ -206,8 +222,7 @@ def initials_compatible(given_a: tuple[str, ...], given_b: tuple[str, ...]) -> b
 def normalize_place(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     """(base name, rule applied: "", "genitive", "adjective", "abbreviation", "repair")."""
     gaz = gaz or load_gazetteers()
-    repaired, repair_kind = repair_encoding(text)
-    repaired = collapse(repaired.strip(QUOTES + " \t\n\r"))
+    repaired, repair_kind = clean_and_repair(text)
     rule = "repair" if repair_kind else ""
     if repaired in gaz.abbreviations and gaz.abbreviations[repaired][1] == "LOC":
         return gaz.abbreviations[repaired][0], "abbreviation"
@@ -238,7 +253,7 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
         return not (
             word.endswith(ADJECTIVE_ENDINGS)
             and following[:1].isupper()
-            and following in gaz.common_nouns | gaz.org_words
+            and (following in gaz.common_nouns or following in gaz.org_words)
         )
 
     head = next((i for i in range(len(words)) if is_head(i)), None)
@@ -262,7 +277,7 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
 def normalize_org(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     """(display form, matching key) of an organisation mention."""
     gaz = gaz or load_gazetteers()
-    repaired, _ = repair_encoding(collapse(text))
+    repaired, _ = clean_and_repair("".join(ch for ch in text if ch not in QUOTES))
     cleaned = collapse("".join(ch for ch in repaired if ch not in QUOTES))
     for pattern, replacement in LEGAL_FORM_SPELLINGS:
         cleaned = pattern.sub(replacement, cleaned)

@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 from rapidfuzz import fuzz
 
+from pipeline.decisions import Decision, read_decisions
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.io import read_parquet, write_parquet_atomic, write_text_atomic
@@ -53,6 +54,8 @@ from pipeline.normalize import (
 ENTITIES_FILE = "entities.parquet"
 MENTION_ENTITIES_FILE = "mention_entities.parquet"
 CANDIDATES_FILE = "possible_duplicates.parquet"
+DECISION_STATUS_FILE = "decision_status.parquet"
+FACTS_FILE = "person_facts.parquet"
 ENTITY_TYPES = ("PER", "LOC", "ORG")
 ID_PREFIX = {"PER": "P", "LOC": "L", "ORG": "O"}
 REGISTRY_COLUMNS = ["node", "entity_id", "type", "registered"]
@@ -61,6 +64,12 @@ STOP_ROLE_WORDS = {"und", "der", "die", "das", "des", "in", "im", "für", "von",
 
 
 # --- union-find ----------------------------------------------------------------
+
+
+def split_tag(node: str) -> str:
+    """The decision that split a node off ("PER|split:7" → "7"), "" for ordinary nodes."""
+    tail = node.rsplit("|", 1)[-1]
+    return tail[6:] if tail.startswith("split:") else ""
 
 
 class UnionFind:
@@ -80,6 +89,8 @@ class UnionFind:
         return root
 
     def union(self, a: str, b: str, reason: str) -> None:
+        if split_tag(a) != split_tag(b):
+            return  # a reviewer said these mentions are someone else
         root_a, root_b = self.find(a), self.find(b)
         if root_a == root_b:
             return
@@ -535,56 +546,59 @@ def assign_ids(
 
 def person_affiliations(
     mentions: pd.DataFrame, entity_of: dict[str, str], canonical: dict[str, str]
-) -> dict[str, set[str]]:
-    """Organisations a person is tied to in the text: inside the role apposition,
-    or right after the name ("Prof. Dr. X von der Kolping Hochschule …")."""
-    affiliations: dict[str, set[str]] = defaultdict(set)
-    for _doc_id, group in mentions.groupby("doc_id", sort=False):
-        orgs = group[group["label"] == "ORG"]
-        if orgs.empty:
+) -> dict[tuple[str, str], set[str]]:
+    """(person entity, document) → organisations the person is tied to there: inside
+    the role apposition, or right after the name ("Prof. Dr. X von der Kolping Hochschule …")."""
+    columns = ["doc_id", "mention_id", "label", "text", "start", "end", "sentence", "mention_roles"]
+    relevant = mentions.loc[mentions["label"].isin(["PER", "ORG"]), columns]
+    by_doc: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: {"PER": [], "ORG": []})
+    for record in relevant.itertuples(index=False, name=None):
+        by_doc[record[0]][record[2]].append(record)
+    affiliations: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for doc_id, groups in by_doc.items():
+        if not groups["ORG"] or not groups["PER"]:
             continue
-        for person in group[group["label"] == "PER"].itertuples(index=False):
-            person_entity = entity_of.get(person.mention_id)
+        for _, person_id, _, person_text, _, person_end, person_sentence, person_roles in groups["PER"]:
+            person_entity = entity_of.get(person_id)
             if person_entity is None:
                 continue
-            for org in orgs.itertuples(index=False):
-                org_entity = entity_of.get(org.mention_id)
-                if org_entity is None or org.sentence != person.sentence:
+            for _, org_id, _, org_text, org_start, _, org_sentence, _ in groups["ORG"]:
+                org_entity = entity_of.get(org_id)
+                if org_entity is None or org_sentence != person_sentence:
                     continue
-                in_role = bool(person.mention_roles) and org.text in person.mention_roles
-                gap = org.start - person.end
-                between = _gap_text(person, org) if 0 <= gap <= 30 else None
+                in_role = bool(person_roles) and org_text in person_roles
+                gap = org_start - person_end
+                between = _gap_text(person_sentence, person_text, org_text) if 0 <= gap <= 30 else None
                 right_after = between is not None and CONNECTOR_AFTER_PERSON.match(between) is not None
                 if in_role or right_after:
-                    affiliations[person_entity].add(canonical[org_entity])
+                    affiliations[(person_entity, doc_id)].add(canonical[org_entity])
     return affiliations
 
 
-def _gap_text(person: Any, org: Any) -> str | None:
-    """The characters between a person mention and an organisation mention, taken
-    from the sentence (both stand in it)."""
-    sentence = person.sentence
-    p = sentence.find(person.text)
-    o = sentence.find(org.text, p + len(person.text)) if p >= 0 else -1
+def _gap_text(sentence: str, person_text: str, org_text: str) -> str | None:
+    """The characters between a person mention and an organisation mention in their sentence."""
+    p = sentence.find(person_text)
+    o = sentence.find(org_text, p + len(person_text)) if p >= 0 else -1
     if p < 0 or o < 0:
         return None
-    return sentence[p + len(person.text) : o]
+    return sentence[p + len(person_text) : o]
 
 
-def resolve(
-    mentions: pd.DataFrame,
-    documents: pd.DataFrame,
-    registry: pd.DataFrame,
-    settings: dict[str, Any],
-    run_stamp: str = "",
-    gaz: Gazetteers | None = None,
-) -> dict[str, Any]:
-    """Pure part of the stage: mentions → entities, mention links, candidates, registry."""
-    gaz = gaz or load_gazetteers()
-    entity_mentions = normalise_mentions(mentions, gaz)
-    entity_mentions["node"] = assign_nodes(entity_mentions)
+def _status(decision: Decision, status: str, detail: str) -> dict[str, str]:
+    return {
+        "decision_id": decision.decision_id,
+        "action": decision.action,
+        "entity_id": decision.entity_id,
+        "status": status,
+        "detail": detail,
+    }
+
+
+def cluster(
+    entity_mentions: pd.DataFrame, gaz: Gazetteers, settings: dict[str, Any]
+) -> tuple[dict[str, Form], UnionFind, list[dict[str, Any]], dict[str, list[Form]]]:
+    """Forms, the union-find over them, unmerged candidate pairs, and clusters (root → forms)."""
     forms = build_forms(entity_mentions)
-
     uf = UnionFind()
     for node in forms:
         uf.add(node)
@@ -596,11 +610,90 @@ def resolve(
     candidates = join_fuzzy_persons(forms, uf, context, settings)
     join_fuzzy_places(forms, uf, gaz, settings)
     join_fuzzy_orgs(forms, uf, settings)
-
     clusters: dict[str, list[Form]] = defaultdict(list)
     for node, form in forms.items():
         clusters[uf.find(node)].append(form)
-    ids, registry, merged_ids = assign_ids(clusters, registry, run_stamp)
+    return forms, uf, candidates, dict(clusters)
+
+
+def resolve(
+    mentions: pd.DataFrame,
+    documents: pd.DataFrame,
+    registry: pd.DataFrame,
+    settings: dict[str, Any],
+    run_stamp: str = "",
+    gaz: Gazetteers | None = None,
+    decisions: Iterable[Decision] = (),
+) -> dict[str, Any]:
+    """Pure part of the stage: mentions (+ reviewer decisions) → entities, mention
+    links, unmerged candidates, the updated ID registry and a status per decision."""
+    gaz = gaz or load_gazetteers()
+    decisions = list(decisions)
+    statuses: list[dict[str, str]] = []
+    entity_mentions = normalise_mentions(mentions, gaz)
+    entity_mentions["node"] = assign_nodes(entity_mentions)
+    forms, uf, candidates, clusters = cluster(entity_mentions, gaz, settings)
+    ids, new_registry, merged_ids = assign_ids(clusters, registry, run_stamp)
+
+    splits = [d for d in decisions if d.action == "split"]
+    if splits:
+        node_entity = {form.node: ids[root] for root, members in clusters.items() for form in members}
+        entity_per_mention = entity_mentions["node"].map(node_entity)
+        for decision in splits:
+            target = merged_ids.get(decision.entity_id, decision.entity_id)
+            pairs = set(decision.mention_pairs())
+            in_pairs = pd.Series(
+                [
+                    (doc, text) in pairs
+                    for doc, text in zip(entity_mentions["doc_id"], entity_mentions["text"], strict=True)
+                ],
+                index=entity_mentions.index,
+            )
+            chosen = (entity_per_mention == target) & in_pairs
+            if chosen.any():
+                entity_mentions.loc[chosen, "node"] = (
+                    entity_mentions.loc[chosen, "label"] + f"|split:{decision.decision_id}"
+                )
+                statuses.append(_status(decision, "applied", f"{int(chosen.sum())} mention(s) split off"))
+            else:
+                statuses.append(
+                    _status(decision, "no longer matches", f"no mention {sorted(pairs)} in entity {target}")
+                )
+        forms, uf, candidates, clusters = cluster(entity_mentions, gaz, settings)
+        ids, new_registry, merged_ids = assign_ids(clusters, registry, run_stamp)
+    registry = new_registry.copy()
+
+    root_of_id = {entity_id: root for root, entity_id in ids.items()}
+    for decision in (d for d in decisions if d.action == "merge"):
+        keep = merged_ids.get(decision.entity_id, decision.entity_id)
+        absorb = merged_ids.get(decision.value, decision.value)
+        keep_root, absorb_root = root_of_id.get(keep), root_of_id.get(absorb)
+        if keep_root is None or absorb_root is None or clusters[keep_root][0].type != clusters[absorb_root][0].type:
+            missing = [e for e, r in ((keep, keep_root), (absorb, absorb_root)) if r is None]
+            detail = f"entity {', '.join(missing)} not found" if missing else "entities of different types"
+            statuses.append(_status(decision, "no longer matches", detail))
+            continue
+        if keep_root != absorb_root:
+            clusters[keep_root].extend(clusters.pop(absorb_root))
+            uf.reasons[keep_root].append(f"merged by reviewer decision {decision.decision_id}")
+            uf.reasons[keep_root].extend(uf.reasons.pop(absorb_root, []))
+            del ids[absorb_root]
+            root_of_id[absorb] = keep_root
+            merged_ids[absorb] = keep
+            moved = {f.node for f in clusters[keep_root]}
+            registry.loc[registry["node"].isin(moved), "entity_id"] = keep
+        statuses.append(_status(decision, "applied", f"{absorb} merged into {keep}"))
+
+    overrides: dict[str, Decision] = {}
+    for decision in (d for d in decisions if d.action in {"accept", "rename"}):
+        target = merged_ids.get(decision.entity_id, decision.entity_id)
+        if target in root_of_id and root_of_id[target] in ids:
+            overrides[target] = decision
+            statuses.append(
+                _status(decision, "applied", f"canonical name of {target}: {decision.value or '(suggestion)'}")
+            )
+        else:
+            statuses.append(_status(decision, "no longer matches", f"entity {decision.entity_id} not found"))
 
     published = dict(zip(documents["doc_id"], documents["published"], strict=True)) if len(documents) else {}
     node_entity = {form.node: ids[root] for root, members in clusters.items() for form in members}
@@ -612,6 +705,16 @@ def resolve(
     for root, members in clusters.items():
         type_ = members[0].type
         name, status, reason = choose_canonical(members, type_, gaz)
+        decision = overrides.get(ids[root])
+        if decision is not None:
+            suggested = name
+            name = decision.value or name
+            status = "decided"
+            reason = f"reviewer decision {decision.decision_id} ({decision.action}"
+            reason += f" by {decision.reviewer}" if decision.reviewer else ""
+            reason += f", {decision.decided_at})" if decision.decided_at else ")"
+            if suggested != name:
+                reason += f"; the texts alone suggest {suggested}"
         canonical_of[ids[root]] = name
         docs = sorted(set().union(*(f.docs for f in members)))
         dates = sorted(d for d in (published.get(doc, "") for doc in docs) if d)
@@ -636,11 +739,23 @@ def resolve(
                 "roles": json.dumps(sorted(set().union(*(f.roles for f in members))), ensure_ascii=False),
                 "merge_reasons": json.dumps(uf.reasons.get(root, []), ensure_ascii=False),
                 "merged_ids": json.dumps(sorted(old for old, new in merged_ids.items() if new == ids[root])),
+                "decisions": json.dumps(
+                    sorted(
+                        {
+                            s["decision_id"]
+                            for s in statuses
+                            if s["status"] == "applied" and merged_ids.get(s["entity_id"], s["entity_id"]) == ids[root]
+                        }
+                    )
+                ),
             }
         )
     entities = pd.DataFrame(rows).sort_values(["type", "canonical_name", "entity_id"], ignore_index=True)
 
-    affiliations = person_affiliations(entity_mentions, entity_of, canonical_of)
+    affiliations_by_doc = person_affiliations(entity_mentions, entity_of, canonical_of)
+    affiliations: dict[str, set[str]] = defaultdict(set)
+    for (entity_id, _doc), names in affiliations_by_doc.items():
+        affiliations[entity_id] |= names
     contacts = mentions[mentions["label"].isin(["EMAIL", "PHONE", "FAX"]) & (mentions["person_mention_id"] != "")]
     emails: dict[str, set[str]] = defaultdict(set)
     phones: dict[str, set[str]] = defaultdict(set)
@@ -681,12 +796,29 @@ def resolve(
     )
     candidates_frame["entity_a"] = candidates_frame["node_a"].map(node_entity)
     candidates_frame["entity_b"] = candidates_frame["node_b"].map(node_entity)
+    facts = [
+        {"entity_id": e, "doc_id": d, "fact": "affiliation", "value": v}
+        for (e, d), names in affiliations_by_doc.items()
+        for v in sorted(names)
+    ]
+    roles = entity_mentions[(entity_mentions["label"] == "PER") & (entity_mentions["mention_roles"] != "")]
+    facts += [
+        {"entity_id": e, "doc_id": d, "fact": "role", "value": r}
+        for e, d, rs in zip(roles["entity_id"], roles["doc_id"], roles["mention_roles"], strict=True)
+        for r in rs.split(" | ")
+    ]
+    facts_frame = pd.DataFrame(facts, columns=["entity_id", "doc_id", "fact", "value"]).drop_duplicates(
+        ignore_index=True
+    )
+    decision_statuses = pd.DataFrame(statuses, columns=["decision_id", "action", "entity_id", "status", "detail"])
     return {
         "entities": entities,
         "links": links,
         "candidates": candidates_frame,
         "registry": registry,
         "merged_ids": merged_ids,
+        "decision_statuses": decision_statuses,
+        "facts": facts_frame,
     }
 
 
@@ -698,9 +830,26 @@ def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = ""
     documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest")[["doc_id", "published"]]
     registry_path = Path(config["paths"]["entity_ids_file"])
     registry = load_registry(registry_path)
-    result = resolve(mentions, documents, registry, config["resolve"], run_stamp=run_stamp)
+    decisions, problems = read_decisions(Path(config["paths"]["decisions_file"]))
+    result = resolve(mentions, documents, registry, config["resolve"], run_stamp=run_stamp, decisions=decisions)
+    invalid = pd.DataFrame(
+        [
+            {
+                "decision_id": "",
+                "action": "",
+                "entity_id": "",
+                "status": "invalid",
+                "detail": f"line {p.line}: {p.problem}",
+            }
+            for p in problems
+        ],
+        columns=result["decision_statuses"].columns,
+    )
+    result["decision_statuses"] = pd.concat([result["decision_statuses"], invalid], ignore_index=True)
+    write_parquet_atomic(processed_dir / DECISION_STATUS_FILE, result["decision_statuses"])
     write_parquet_atomic(processed_dir / ENTITIES_FILE, result["entities"])
     write_parquet_atomic(processed_dir / MENTION_ENTITIES_FILE, result["links"])
     write_parquet_atomic(processed_dir / CANDIDATES_FILE, result["candidates"])
+    write_parquet_atomic(processed_dir / FACTS_FILE, result["facts"])
     write_text_atomic(registry_path, result["registry"].to_csv(index=False))
     return result

@@ -48,6 +48,7 @@ ORG_CONNECTORS = {"für", "des", "der", "und", "zur", "zum", ",", "-", "&"}
 PLACE_PREPOSITIONS = {"in", "aus", "nach", "bei", "von", "bis", "ab", "gen", "über"}
 # Words after which a gazetteer name inside an organisation name is a place: "des Landes NRW".
 PLACE_CUES = {"Landes", "Stadt", "Kreises", "Kreis", "Bezirks", "Gemeinde", "in", "aus"}
+INITIAL = re.compile(r"[A-ZÄÖÜ]\.")
 PERSON_BREAKS = {"/", "|", "(", ")", "[", "]", "·", "•"}
 ORG_PREFIX_KINDS = {"Stadt", "Gemeinde", "Kreis", "Landkreis", "Bezirksregierung", "Landeshauptstadt", "Hansestadt"}
 LEGAL_FORMS = {"e.V.", "e. V.", "GmbH", "gGmbH", "AG", "KG", "OHG", "UG", "eG", "mbH", "SE", "KGaA"}
@@ -155,6 +156,11 @@ class RuleLayer:
             if entity.label_ == "PER":
                 self.attach_titles_and_roles(doc, entity)
         doc.spans[NESTED_KEY] = self.nested_places(doc)
+        if not doc.has_annotation("DEP"):
+            # no sentence boundary inside a name ("Integration.Interkommunal" is not two sentences)
+            for span in list(doc.ents) + list(doc.spans[CONTACTS_KEY]):
+                for token in span[1:]:
+                    token.is_sent_start = False
         return doc
 
     def nested_places(self, doc: Doc) -> list[Span]:
@@ -334,8 +340,11 @@ class RuleLayer:
         return filter_spans(found)
 
     def trim_persons(self, doc: Doc, entities: list[Span]) -> list[Span]:
-        """Take titles, roles and greetings out of PER spans ("Hallo Herr Müller")."""
+        """Repair PER boundaries: titles, roles and greetings out ("Hallo Herr Müller"),
+        a given name just before the span in ("Franziska" + "Michels"), and a surname
+        after a span that ends in a middle initial or given name ("David A." + "Längen")."""
         trimmed = []
+        occupied = {i for e in entities for i in range(e.start, e.end)}
         for entity in entities:
             if entity.label_ != "PER":
                 trimmed.append(entity)
@@ -351,12 +360,39 @@ class RuleLayer:
             while end > start and (doc[end - 1].is_punct and doc[end - 1].text != "."):
                 end -= 1
             if start < end:
+                while (
+                    start > 0
+                    and start - 1 not in occupied
+                    and self.is_first_name(doc[start - 1].text)
+                    and is_capitalised(doc[start - 1])
+                    and doc[start - 1].lower_ not in STOP_WORDS
+                    and start > entity.start - 2
+                ):
+                    start -= 1
+                while (
+                    end < len(doc)
+                    and end not in occupied
+                    and (INITIAL.fullmatch(doc[end - 1].text) or self.is_first_name(doc[end - 1].text))
+                    and self._can_end_name(doc[end])
+                    and end < entity.end + 2
+                ):
+                    end += 1
                 span = Span(doc, start, end, label="PER")
                 span._.label_source = (
                     "model+rule" if (start, end) != (entity.start, entity.end) else entity._.label_source
                 )
                 trimmed.append(span)
         return trimmed
+
+    def _can_end_name(self, token: Token) -> bool:
+        """A capitalised word that can stand as (part of) a surname, common noun or not ("Längen")."""
+        return (
+            is_capitalised(token)
+            and not token.is_punct
+            and "\n" not in token.text
+            and token.lower_ not in STOP_WORDS
+            and not (self.is_title(token) or self.is_role(token) or self.gaz.is_org_word(token.text))
+        )
 
     def longest_place_at(self, doc: Doc, start: int) -> int | None:
         """End index of the longest gazetteer place starting at token `start`."""

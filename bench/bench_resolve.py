@@ -1,0 +1,145 @@
+"""Scaling benchmark for the resolve stage on generated name variants.
+
+Generates N mentions (people, places, organisations) with the variants the
+stage must handle (typos, missing diacritics, code-page damage, titles and
+roles, genitive and adjective forms, abbreviations), runs `resolve()` on them
+in a fresh process per size, and prints seconds and peak memory (max RSS).
+
+    .venv/bin/python bench/bench_resolve.py            # 10k, 100k, 1M
+    .venv/bin/python bench/bench_resolve.py 10000 100000
+
+Target (issue 3): growth from 100k to 1M mentions at most 12x.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+
+SIZES = [10_000, 100_000, 1_000_000]
+MENTIONS_PER_DOC = 12
+
+
+def damage(name: str, rng: random.Random) -> str:
+    """One of the variants real press texts contain."""
+    roll = rng.random()
+    if roll < 0.05 and len(name) > 4:
+        i = rng.randrange(1, len(name) - 1)
+        return name[:i] + rng.choice("aeiouäöü") + name[i + 1 :]
+    if roll < 0.08:
+        return name.translate(str.maketrans("äöüßı", "aousi"))
+    if roll < 0.10:
+        return name.translate(str.maketrans({"ı": "ý", "ş": "þ", "ğ": "ð"}))
+    return name
+
+
+def generate(n: int, seed: int = 0):
+    import faker.providers.person.de_DE as de
+    import faker.providers.person.tr_TR as tr
+    import pandas as pd
+
+    from pipeline.gazetteers import load_gazetteers
+
+    rng = random.Random(seed)
+    first = list(de.Provider.first_names) + list(tr.Provider.first_names)
+    last = list(de.Provider.last_names) + list(tr.Provider.last_names)
+    places = sorted(load_gazetteers().german_municipalities)
+    n_people = max(50, n // 8)
+    people = [f"{rng.choice(first)} {rng.choice(last)}" for _ in range(n_people)]
+    roles = ["Oberbürgermeister", "Stadtrat", "Dr.", "Prof. Dr.", "Sprecherin", ""]
+    org_kinds = ["Stadtwerke", "Kommunales Integrationszentrum", "Sparkasse", "Volkshochschule", "Stadt"]
+    rows = []
+    for i in range(n):
+        doc = f"doc{i // MENTIONS_PER_DOC:07d}"
+        kind = rng.random()
+        if kind < 0.5:
+            name = damage(rng.choice(people), rng)
+            role = rng.choice(roles)
+            text, label = name, "PER"
+            sentence = f"{role} {name}, Sprecher des Netzwerks, sagte dies am Montag.".strip()
+            titles = role if role in {"Dr.", "Prof. Dr."} else ""
+            role_text = role if role and not titles else ""
+        elif kind < 0.8:
+            place = rng.choice(places)
+            text = rng.choice([place, place + "s", place + "er", "NRW"]) if rng.random() < 0.3 else place
+            label, sentence, titles, role_text = "LOC", f"Die Stadt {text} informiert.", "", ""
+        else:
+            place = rng.choice(places)
+            text = f"{rng.choice(org_kinds)} {place}"
+            label, sentence, titles, role_text = "ORG", f"Die {text} lädt ein.", "", ""
+        start = max(sentence.find(text), 0)
+        rows.append(
+            {
+                "doc_id": doc,
+                "mention_id": f"{doc}#{i % MENTIONS_PER_DOC:04d}",
+                "text": text,
+                "label": label,
+                "start": start,
+                "end": start + len(text),
+                "source_start": start,
+                "source_end": start + len(text),
+                "sentence": sentence,
+                "label_source": "model",
+                "titles": titles,
+                "roles": role_text,
+                "person_mention_id": "",
+                "person": "",
+                "nested_in": "",
+            }
+        )
+    mentions = pd.DataFrame(rows)
+    docs = sorted(set(mentions["doc_id"]))
+    documents = pd.DataFrame({"doc_id": docs, "published": ["2025-01-01"] * len(docs)})
+    return mentions, documents
+
+
+def measure(n: int) -> dict:
+    import pandas as pd
+
+    from pipeline.config import load_config
+    from pipeline.gazetteers import load_gazetteers
+    from pipeline.resolve import REGISTRY_COLUMNS, resolve
+
+    gaz = load_gazetteers()
+    mentions, documents = generate(n)
+    started = time.perf_counter()
+    result = resolve(mentions, documents, pd.DataFrame(columns=REGISTRY_COLUMNS), load_config()["resolve"], gaz=gaz)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "mentions": n,
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak_mb),
+        "entities": len(result["entities"]),
+    }
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        print(json.dumps(measure(int(sys.argv[2]))))
+        return
+    sizes = [int(a) for a in sys.argv[1:]] or SIZES
+    results = []
+    for n in sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        r = results[-1]
+        print(
+            f"{r['mentions']:>9,} mentions: {r['seconds']:>8.2f} s, peak {r['peak_rss_mb']:>6,} MB, {r['entities']:,} entities",
+            flush=True,
+        )
+    by_size = {r["mentions"]: r for r in results}
+    if 100_000 in by_size and 1_000_000 in by_size:
+        growth = by_size[1_000_000]["seconds"] / by_size[100_000]["seconds"]
+        print(
+            f"growth 100k → 1M: {growth:.1f}x time (target ≤ 12x), "
+            f"{by_size[1_000_000]['peak_rss_mb'] / by_size[100_000]['peak_rss_mb']:.1f}x memory"
+        )
+
+
+if __name__ == "__main__":
+    main()
