@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: requirements run data model test test-fast lint format clean
+.PHONY: requirements browser run data model test test-fast lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ data: run
 model: $(STAMP)
 	$(BIN)/presseabgleich train-model
 
-test: $(STAMP)
+# Debian's chromium for the test that renders the HTML report in a real browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "note: could not install chromium; the browser test will be skipped"; \
+	  else echo "note: chromium not installed (needs root: apt-get install chromium); the browser test will be skipped"; fi; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/python -m pytest
 

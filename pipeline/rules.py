@@ -48,6 +48,7 @@ ORG_CONNECTORS = {"für", "des", "der", "und", "zur", "zum", ",", "-", "&"}
 PLACE_PREPOSITIONS = {"in", "aus", "nach", "bei", "von", "bis", "ab", "gen", "über"}
 # Words after which a gazetteer name inside an organisation name is a place: "des Landes NRW".
 PLACE_CUES = {"Landes", "Stadt", "Kreises", "Kreis", "Bezirks", "Gemeinde", "in", "aus"}
+POSTCODE = re.compile(r"\d{5}")
 INITIAL = re.compile(r"[A-ZÄÖÜ]\.")
 PERSON_BREAKS = {"/", "|", "(", ")", "[", "]", "·", "•"}
 ORG_PREFIX_KINDS = {"Stadt", "Gemeinde", "Kreis", "Landkreis", "Bezirksregierung", "Landeshauptstadt", "Hansestadt"}
@@ -142,7 +143,8 @@ class RuleLayer:
     def __call__(self, doc: Doc) -> Doc:
         contacts = self.find_contacts(doc)
         doc.spans[CONTACTS_KEY] = contacts
-        contact_tokens = {i for span in contacts for i in range(span.start, span.end)}
+        # e-mail, phone and web addresses are never part of a name; a postal address may contain places
+        contact_tokens = {i for span in contacts if span.label_ != "ADDRESS" for i in range(span.start, span.end)}
         entities = [e for e in doc.ents if not any(i in contact_tokens for i in range(e.start, e.end))]
         entities = self.correct_model_entities(doc, entities)
         entities = self.trim_persons(doc, entities)
@@ -209,6 +211,11 @@ class RuleLayer:
             label = entity.label_
             if len(entity) == 1 and first.isupper() and len(first) > 4 and first.capitalize() in self.gaz.common_nouns:
                 continue  # a shouted heading word: "PRESSEINFORMATION"
+            if label in {"PER", "ORG"} and entity.start > 0 and POSTCODE.fullmatch(doc[entity.start - 1].text):
+                span = Span(doc, entity.start, entity.end, label="LOC")  # "58095 Hagen": a postcode's town
+                span._.label_source = "model+rule"
+                corrected.append(span)
+                continue
             following = doc[entity.end] if entity.end < len(doc) else None
             noun_follows = (
                 following is not None
@@ -264,8 +271,8 @@ class RuleLayer:
                     or text.isupper()
                     or self.gaz.is_place_adjective(text)
                 )
-                if text in self.gaz.common_nouns and not known_name:
-                    continue
+                if text in self.gaz.common_nouns and not known_name and label != "ORG":
+                    continue  # organisations are often named by a noun: "Bundeswehr", "Grünen"
                 if (
                     label in {"PER", "ORG"}
                     and text in self.gaz.german_municipalities
@@ -280,6 +287,7 @@ class RuleLayer:
             if (
                 len(entity) > 1
                 and first in self.gaz.common_nouns
+                and first.endswith(("en", "n", "e", "er", "s"))  # "Kommunen Bochum", not "Borussia Dortmund"
                 and not self.is_place(first)
                 and not self.gaz.is_org_word(first)
             ):
@@ -645,6 +653,7 @@ class RuleLayer:
                     and not self.is_title(doc[j])
                     and not self.is_role(doc[j])
                     and doc[j].text not in ORG_PREFIX_KINDS
+                    and not (token.text == "," and self.is_place(doc[j].text))  # "…-Stiftung, München"
                     and not (  # "… und der Universität X" starts a new name; "für Schule" does not
                         self.gaz.is_org_word(doc[j].text)
                         and token.text in {"und", ","}
@@ -661,12 +670,15 @@ class RuleLayer:
                 and not self.is_title(token)
                 and not doc[k].is_sent_start
                 and token.text not in ORG_PREFIX_KINDS
+                and token.lower_ not in STOP_WORDS
             ):
                 k += 1
                 end = k
                 named = True
                 continue
             break
+        # To the left only adjectives ("Kommunalen", "Evangelische") and proper names
+        # ("Kolping"), never a plain common noun ("Gründer Feuerwehr …").
         start = head
         while (
             start > 0
@@ -678,12 +690,16 @@ class RuleLayer:
             and doc[start - 1].text not in self.gaz.german_municipalities
             and not self.gaz.is_place_adjective(doc[start - 1].text)
             and not self.gaz.is_org_word(doc[start - 1].text)
+            and doc[start - 1].lower_ not in STOP_WORDS
+            and (doc[start - 1].text not in self.gaz.common_nouns or doc[start - 1].text.endswith(("e", "en", "er", "es", "em")))
         ):
             start -= 1
         if not named and start == head:
             return None
         if not named:
             return Span(doc, start, head + 1, label="LOC" if self.gaz.is_venue_word(doc[head].text) else "ORG")
+        if start == head and doc[head + 1].lower_ in {"der", "des"} and self.longest_place_at(doc, head + 2) == end:
+            return None  # "Bank der Schweiz": a generic noun and a place, not a name
         # A bare head with a generic noun after it ("Stadt Herne" is handled above) is not a name
         # unless a connector or a place/proper noun follows it.
         next_token = doc[head + 1]
