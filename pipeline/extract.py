@@ -7,6 +7,8 @@ with nlp.pipe, writes `mentions.parquet` (one row per mention) and
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -20,10 +22,11 @@ from tqdm import tqdm
 
 from pipeline.ingest import DOCUMENTS_FILE, load_offset_map, source_span
 from pipeline.io import read_parquet, write_json_atomic, write_parquet_atomic
-from pipeline.model import ModelInfo, load_pipeline
+from pipeline.model import ModelInfo, load_pipeline, model_info
 from pipeline.rules import CONTACTS_KEY, NESTED_KEY, add_rule_layer
 
 MENTIONS_FILE = "mentions.parquet"
+EXTRACT_STATE_FILE = "extract_state.parquet"
 RUN_INFO_FILE = "run_info.json"
 CONTACT_LABELS = ("EMAIL", "PHONE", "FAX", "URL", "ADDRESS")
 MENTION_COLUMNS = [
@@ -162,25 +165,86 @@ def extract_mentions(
         yield from doc_mentions(doc, doc_id, offset_map)
 
 
+INT_COLUMNS = ("start", "end", "source_start", "source_end")
+
+
+def canonical_mentions(mentions: pd.DataFrame) -> pd.DataFrame:
+    """One schema for the mentions table, however it was assembled, so that the same
+    mentions always give the same bytes."""
+    return mentions.astype({c: ("int64" if c in INT_COLUMNS else "str") for c in MENTION_COLUMNS}).reset_index(drop=True)
+
+
+def extractor_key(info: ModelInfo) -> str:
+    """Identity of everything that decides a document's mentions: the model and the rule layer."""
+    from importlib import resources
+
+    digest = hashlib.sha256(json.dumps([info.name, info.version, info.data_hash]).encode())
+    package = resources.files("pipeline")
+    for name in ("rules.py", "gazetteers.py", "extract.py"):
+        digest.update(package.joinpath(name).read_bytes())
+    for item in sorted(package.joinpath("resources").iterdir(), key=lambda p: p.name):
+        digest.update(item.read_bytes())
+    return digest.hexdigest()
+
+
 def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -> tuple[pd.DataFrame, ModelInfo]:
-    """Stage entry point."""
+    """Stage entry point. Incremental: a document whose text and extractor (model +
+    rules) are unchanged since the last run keeps its mentions; only new or changed
+    documents go through the model."""
     documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest")
-    nlp, info = build_nlp(config["model"], log=log)
-    log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
-    extract_config = config["extract"]
-    rows = list(
-        extract_mentions(
-            nlp,
-            documents,
-            batch_size=extract_config["batch_size"],
-            n_process=extract_config["n_process"],
-            progress=len(documents) >= extract_config["progress_min_docs"],
+    info = model_info(config["model"], log=log)
+    key = extractor_key(info)
+    previous = _previous_state(processed_dir, key)
+    reusable = set(zip(previous["state"]["doc_id"], previous["state"]["content_hash"], strict=True)) if previous else set()
+    is_known = pd.Series(
+        [(d, h) in reusable for d, h in zip(documents["doc_id"], documents["content_hash"], strict=True)],
+        index=documents.index,
+        dtype=bool,
+    )
+    todo = documents[~is_known]
+    kept = previous["mentions"][previous["mentions"]["doc_id"].isin(set(documents.loc[is_known, "doc_id"]))] if previous else None
+    rows: list[dict[str, Any]] = []
+    if len(todo):
+        nlp, info = build_nlp(config["model"], log=log)
+        log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
+        extract_config = config["extract"]
+        rows = list(
+            extract_mentions(
+                nlp,
+                todo,
+                batch_size=extract_config["batch_size"],
+                n_process=extract_config["n_process"],
+                progress=len(todo) >= extract_config["progress_min_docs"],
+            )
+        )
+    log(f"extract: {len(todo)} document(s) processed, {int(is_known.sum())} unchanged and reused")
+    fresh = canonical_mentions(pd.DataFrame(rows, columns=MENTION_COLUMNS))
+    mentions = canonical_mentions(pd.concat([kept, fresh], ignore_index=True)) if kept is not None and len(kept) else fresh
+    order = {doc_id: i for i, doc_id in enumerate(documents["doc_id"])}
+    mentions = canonical_mentions(
+        mentions.sort_values(
+            ["doc_id", "start", "mention_id"], key=lambda c: c.map(order) if c.name == "doc_id" else c, ignore_index=True
         )
     )
-    mentions = pd.DataFrame(rows, columns=MENTION_COLUMNS)
     write_parquet_atomic(processed_dir / MENTIONS_FILE, mentions)
+    state = documents[["doc_id", "content_hash"]].assign(extractor=key)
+    write_parquet_atomic(processed_dir / EXTRACT_STATE_FILE, state)
     write_json_atomic(
         processed_dir / RUN_INFO_FILE,
-        {"model": info.__dict__, "documents": len(documents), "mentions": len(mentions)},
+        {"model": info.__dict__, "documents": len(documents), "mentions": len(mentions), "processed": len(todo)},
     )
     return mentions, info
+
+
+def _previous_state(processed_dir: Path, key: str) -> dict[str, pd.DataFrame] | None:
+    state_path, mentions_path = processed_dir / EXTRACT_STATE_FILE, processed_dir / MENTIONS_FILE
+    if not (state_path.is_file() and mentions_path.is_file()):
+        return None
+    try:
+        state = pd.read_parquet(state_path)
+        mentions = pd.read_parquet(mentions_path)
+    except (OSError, ValueError):
+        return None  # unreadable leftovers: process everything again
+    if state.empty or set(state["extractor"]) != {key} or list(mentions.columns) != MENTION_COLUMNS:
+        return None
+    return {"state": state, "mentions": mentions}

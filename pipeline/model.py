@@ -222,6 +222,19 @@ def installed_model(name: str) -> Path | None:
         return None
 
 
+def model_info(model_config: dict[str, Any], log: Any = print) -> ModelInfo:
+    """Which model a run will use, without loading it (trains the fallback if needed)."""
+    name = model_config["name"]
+    package = installed_model(name) if name else None
+    if package is not None:
+        info = ModelInfo(name=name, version=spacy.util.get_package_version(name) or "", kind="installed", path=str(package))
+        info.components = ["ner", "senter", "presseabgleich_rules"]
+        return info
+    info = ensure_fallback_model(model_config, log=log)
+    info.components = ["sentencizer", "tok2vec", "ner", "presseabgleich_rules"]
+    return info
+
+
 def load_pipeline(model_config: dict[str, Any], log: Any = print) -> tuple[Language, ModelInfo]:
     """The NER pipeline with only what extraction needs, and a record of which model it is.
 
