@@ -239,6 +239,39 @@ def run(
     raise typer.Exit(code)
 
 
+@app.command()
+def evaluate(
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    gold_dir: Annotated[Path | None, typer.Option("--gold-dir", help="Folder with gold_*.csv (shared/gold-format.md).")] = None,
+    germeval: Annotated[list[Path] | None, typer.Option("--germeval", help="GermEval TSV file to score the NER model on (repeatable).")] = None,
+) -> None:
+    """Score the last run against gold files and/or the NER model on GermEval files."""
+    from pipeline.evaluate import evaluate_germeval, evaluate_run, write_results
+
+    cfg = _config(config, None, processed_dir)
+    folder = Path(cfg["paths"]["processed_dir"])
+    if gold_dir is None and not germeval:
+        log("error: give --gold-dir and/or --germeval")
+        raise typer.Exit(1)
+    results: dict[str, Any] = {}
+    try:
+        if gold_dir is not None:
+            results.update(evaluate_run(folder, gold_dir))
+        if germeval:
+            missing = [str(p) for p in germeval if not p.is_file()]
+            if missing:
+                raise FileNotFoundError(f"GermEval file(s) not found: {', '.join(missing)}")
+            results["germeval"] = evaluate_germeval(cfg["model"], list(germeval))
+    except FileNotFoundError as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    table = write_results(results, folder)
+    pivot = table.pivot_table(index=["section", "item"], columns="metric", values="value", sort=False)
+    typer.echo(pivot.to_string(float_format=lambda v: f"{v:.3f}"))
+    log(f"evaluation: {folder / 'evaluation.csv'}, {folder / 'evaluation.json'}")
+
+
 review_app = typer.Typer(
     help="Record reviewer decisions (appended to the decisions file; see README).", no_args_is_help=True
 )
