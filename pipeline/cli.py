@@ -243,8 +243,12 @@ def run(
 def evaluate(
     config: ConfigOption = None,
     processed_dir: ProcessedOption = None,
-    gold_dir: Annotated[Path | None, typer.Option("--gold-dir", help="Folder with gold_*.csv (shared/gold-format.md).")] = None,
-    germeval: Annotated[list[Path] | None, typer.Option("--germeval", help="GermEval TSV file to score the NER model on (repeatable).")] = None,
+    gold_dir: Annotated[
+        Path | None, typer.Option("--gold-dir", help="Folder with gold_*.csv (shared/gold-format.md).")
+    ] = None,
+    germeval: Annotated[
+        list[Path] | None, typer.Option("--germeval", help="GermEval TSV file to score the NER model on (repeatable).")
+    ] = None,
 ) -> None:
     """Score the last run against gold files and/or the NER model on GermEval files."""
     from pipeline.evaluate import evaluate_germeval, evaluate_run, write_results

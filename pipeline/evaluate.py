@@ -76,8 +76,14 @@ def score_clusters(items: pd.DataFrame) -> dict[str, Any]:
     n = len(gold_of)
     if not n:
         return {"b_cubed": _prf(0, 0, 0, 0), "pairwise": _prf(0, 0, 0, 0), "items": 0}
-    b_p = sum(len(pred_members[pred_of[i]] & gold_members[gold_of[i]]) / len(pred_members[pred_of[i]]) for i in gold_of) / n
-    b_r = sum(len(pred_members[pred_of[i]] & gold_members[gold_of[i]]) / len(gold_members[gold_of[i]]) for i in gold_of) / n
+    b_p = (
+        sum(len(pred_members[pred_of[i]] & gold_members[gold_of[i]]) / len(pred_members[pred_of[i]]) for i in gold_of)
+        / n
+    )
+    b_r = (
+        sum(len(pred_members[pred_of[i]] & gold_members[gold_of[i]]) / len(gold_members[gold_of[i]]) for i in gold_of)
+        / n
+    )
     b_f = 2 * b_p * b_r / (b_p + b_r) if b_p + b_r else 0.0
     pred_pairs = {pair for members in pred_members.values() for pair in combinations(sorted(members), 2)}
     gold_pairs = {pair for members in gold_members.values() for pair in combinations(sorted(members), 2)}
@@ -99,7 +105,9 @@ def score_discrepancies(report: pd.DataFrame, gold: pd.DataFrame, entity_to_key:
     matched = [(row.entity_id, entity_to_key.get(row.entity_id), row.kind) for row in predicted.itertuples(index=False)]
     hits = [m for m in matched if m[1] in wanted_keys]
     found_keys = {m[1] for m in hits}
-    benign_reported = [m for m in matched if m[1] in set(gold.loc[gold["kind"] == "benign", "entity_key"]) - set(wanted_keys)]
+    benign_reported = [
+        m for m in matched if m[1] in set(gold.loc[gold["kind"] == "benign", "entity_key"]) - set(wanted_keys)
+    ]
     return {
         **_prf(len(hits), len(predicted), len(found_keys), len(wanted_keys)),
         "kind_agreement": round(sum(1 for m in hits if wanted_keys[m[1]] == m[2]) / len(hits), 4) if hits else 0.0,
@@ -124,7 +132,11 @@ def evaluate_run(processed_dir: Path, gold_dir: Path) -> dict[str, Any]:
     mentions = pd.read_parquet(processed_dir / MENTIONS_FILE)
     links = pd.read_parquet(processed_dir / MENTION_ENTITIES_FILE)
     report = _read_csv(processed_dir / "discrepancies.csv")
-    joined = gold_mentions.merge(links[["doc_id", "text", "entity_id"]].drop_duplicates(), left_on=["doc_id", "surface"], right_on=["doc_id", "text"])
+    joined = gold_mentions.merge(
+        links[["doc_id", "text", "entity_id"]].drop_duplicates(),
+        left_on=["doc_id", "surface"],
+        right_on=["doc_id", "text"],
+    )
     joined = joined.drop_duplicates(["doc_id", "surface", "entity_key"])
     votes: dict[str, Counter] = defaultdict(Counter)
     for entity_id, key in zip(joined["entity_id"], joined["entity_key"], strict=True):
@@ -169,14 +181,30 @@ def flat_table(results: dict[str, Any]) -> pd.DataFrame:
     for label, values in results.get("mentions", {}).items():
         for match in ("exact", "partial"):
             for metric in ("precision", "recall", "f1"):
-                rows.append({"section": f"mentions ({match})", "item": label, "metric": metric, "value": values[match][metric]})
+                rows.append(
+                    {"section": f"mentions ({match})", "item": label, "metric": metric, "value": values[match][metric]}
+                )
     for method in ("b_cubed", "pairwise"):
         for metric in ("precision", "recall", "f1"):
             if "clusters" in results:
-                rows.append({"section": "clusters", "item": method, "metric": metric, "value": results["clusters"][method][metric]})
+                rows.append(
+                    {
+                        "section": "clusters",
+                        "item": method,
+                        "metric": metric,
+                        "value": results["clusters"][method][metric],
+                    }
+                )
     if "discrepancies" in results:
         for metric in ("precision", "recall", "f1", "kind_agreement"):
-            rows.append({"section": "discrepancies", "item": "non-benign", "metric": metric, "value": results["discrepancies"][metric]})
+            rows.append(
+                {
+                    "section": "discrepancies",
+                    "item": "non-benign",
+                    "metric": metric,
+                    "value": results["discrepancies"][metric],
+                }
+            )
     for setting, scores in results.get("germeval", {}).items():
         if not isinstance(scores, dict) or "per_type" not in scores:
             continue

@@ -108,14 +108,16 @@ def _key(span: Span) -> tuple[int, int, str]:
     return (span.start, span.end, span.label_)
 
 
-def doc_mentions(doc: Doc, doc_id: str, offset_map_json: str) -> list[dict[str, Any]]:
-    """Mention rows of one processed document (pure: no I/O)."""
-    segments = load_offset_map(offset_map_json)
+def doc_mentions(
+    doc: Doc, doc_id: str, segments: list[Any], base: int = 0, first_number: int = 1
+) -> list[dict[str, Any]]:
+    """Mention rows of one processed document, or of one chunk of a long document
+    starting at character `base` (pure: no I/O)."""
     entities = list(doc.ents)
     contacts = list(doc.spans.get(CONTACTS_KEY, []))
     nested = list(doc.spans.get(NESTED_KEY, []))
     spans = sorted(entities + contacts + nested, key=lambda s: (s.start_char, -s.end_char, s.label_))
-    ids = {_key(span): f"{doc_id}#{n:04d}" for n, span in enumerate(spans, 1)}
+    ids = {_key(span): f"{doc_id}#{n:04d}" for n, span in enumerate(spans, first_number)}
     persons = [e for e in entities if e.label_ == "PER"]
     person_of = {_key(contacts[i]): person for i, person in tie_contacts(persons, contacts).items()}
     parent_of = {
@@ -128,15 +130,15 @@ def doc_mentions(doc: Doc, doc_id: str, offset_map_json: str) -> list[dict[str, 
         person = person_of.get(key)
         parent = parent_of.get(key)
         is_entity = span.label_ not in CONTACT_LABELS
-        source = source_span(segments, span.start_char, span.end_char)
+        source = source_span(segments, base + span.start_char, base + span.end_char)
         rows.append(
             {
                 "doc_id": doc_id,
                 "mention_id": ids[key],
                 "text": span.text,
                 "label": span.label_,
-                "start": span.start_char,
-                "end": span.end_char,
+                "start": base + span.start_char,
+                "end": base + span.end_char,
                 "source_start": source[0],
                 "source_end": source[1],
                 "sentence": span.sent.text.strip() if has_sentences else "",
@@ -151,18 +153,58 @@ def doc_mentions(doc: Doc, doc_id: str, offset_map_json: str) -> list[dict[str, 
     return rows
 
 
+def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
+    """(offset, piece) pieces of at most `max_chars`, cut at paragraph or line
+    breaks where possible: spaCy refuses texts over nlp.max_length, and one huge
+    document must not hold the whole batch in memory."""
+    if len(text) <= max_chars:
+        return [(0, text)]
+    pieces = []
+    start = 0
+    while start < len(text):
+        end = min(start + max_chars, len(text))
+        if end < len(text):
+            cut = text.rfind("\n\n", start, end)
+            if cut <= start:
+                cut = text.rfind("\n", start, end)
+            if cut <= start:
+                cut = text.rfind(" ", start, end)
+            end = cut + 1 if cut > start else end
+        pieces.append((start, text[start:end]))
+        start = end
+    return pieces
+
+
 def extract_mentions(
-    nlp: Language, documents: pd.DataFrame, batch_size: int = 64, n_process: int = 1, progress: bool = False
+    nlp: Language,
+    documents: pd.DataFrame,
+    batch_size: int = 64,
+    n_process: int = 1,
+    progress: bool = False,
+    max_chunk_chars: int = 100_000,
 ) -> Iterator[dict[str, Any]]:
-    """Mention rows for a batch of documents, streamed."""
-    texts = ((row.text, (row.doc_id, row.offset_map)) for row in documents.itertuples(index=False))
-    docs: Iterable[tuple[Doc, tuple[str, str]]] = nlp.pipe(
-        texts, as_tuples=True, batch_size=batch_size, n_process=n_process
+    """Mention rows for a batch of documents, streamed (long documents in chunks)."""
+    offset_maps: dict[str, str] = {}
+
+    def pieces() -> Iterator[tuple[str, tuple[str, int]]]:
+        for row in documents.itertuples(index=False):
+            offset_maps[row.doc_id] = row.offset_map
+            for base, piece in chunk_text(row.text, max_chunk_chars):
+                yield piece, (row.doc_id, base)
+
+    docs: Iterable[tuple[Doc, tuple[str, int]]] = nlp.pipe(
+        pieces(), as_tuples=True, batch_size=batch_size, n_process=n_process
     )
     if progress:
-        docs = tqdm(docs, total=len(documents), unit="doc", desc="extract")
-    for doc, (doc_id, offset_map) in docs:
-        yield from doc_mentions(doc, doc_id, offset_map)
+        docs = tqdm(docs, unit="chunk", desc="extract")
+    numbers: dict[str, int] = {}
+    segments_of: tuple[str, list[Any]] = ("", [])
+    for doc, (doc_id, base) in docs:
+        if segments_of[0] != doc_id:
+            segments_of = (doc_id, load_offset_map(offset_maps.pop(doc_id)))
+        rows = doc_mentions(doc, doc_id, segments_of[1], base, numbers.get(doc_id, 1))
+        numbers[doc_id] = numbers.get(doc_id, 1) + len(rows)
+        yield from rows
 
 
 INT_COLUMNS = ("start", "end", "source_start", "source_end")
@@ -171,7 +213,9 @@ INT_COLUMNS = ("start", "end", "source_start", "source_end")
 def canonical_mentions(mentions: pd.DataFrame) -> pd.DataFrame:
     """One schema for the mentions table, however it was assembled, so that the same
     mentions always give the same bytes."""
-    return mentions.astype({c: ("int64" if c in INT_COLUMNS else "str") for c in MENTION_COLUMNS}).reset_index(drop=True)
+    return mentions.astype({c: ("int64" if c in INT_COLUMNS else "str") for c in MENTION_COLUMNS}).reset_index(
+        drop=True
+    )
 
 
 def extractor_key(info: ModelInfo) -> str:
@@ -195,14 +239,20 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
     info = model_info(config["model"], log=log)
     key = extractor_key(info)
     previous = _previous_state(processed_dir, key)
-    reusable = set(zip(previous["state"]["doc_id"], previous["state"]["content_hash"], strict=True)) if previous else set()
+    reusable = (
+        set(zip(previous["state"]["doc_id"], previous["state"]["content_hash"], strict=True)) if previous else set()
+    )
     is_known = pd.Series(
         [(d, h) in reusable for d, h in zip(documents["doc_id"], documents["content_hash"], strict=True)],
         index=documents.index,
         dtype=bool,
     )
     todo = documents[~is_known]
-    kept = previous["mentions"][previous["mentions"]["doc_id"].isin(set(documents.loc[is_known, "doc_id"]))] if previous else None
+    kept = (
+        previous["mentions"][previous["mentions"]["doc_id"].isin(set(documents.loc[is_known, "doc_id"]))]
+        if previous
+        else None
+    )
     rows: list[dict[str, Any]] = []
     if len(todo):
         nlp, info = build_nlp(config["model"], log=log)
@@ -215,15 +265,20 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
                 batch_size=extract_config["batch_size"],
                 n_process=extract_config["n_process"],
                 progress=len(todo) >= extract_config["progress_min_docs"],
+                max_chunk_chars=extract_config["max_chunk_chars"],
             )
         )
     log(f"extract: {len(todo)} document(s) processed, {int(is_known.sum())} unchanged and reused")
     fresh = canonical_mentions(pd.DataFrame(rows, columns=MENTION_COLUMNS))
-    mentions = canonical_mentions(pd.concat([kept, fresh], ignore_index=True)) if kept is not None and len(kept) else fresh
+    mentions = (
+        canonical_mentions(pd.concat([kept, fresh], ignore_index=True)) if kept is not None and len(kept) else fresh
+    )
     order = {doc_id: i for i, doc_id in enumerate(documents["doc_id"])}
     mentions = canonical_mentions(
         mentions.sort_values(
-            ["doc_id", "start", "mention_id"], key=lambda c: c.map(order) if c.name == "doc_id" else c, ignore_index=True
+            ["doc_id", "start", "mention_id"],
+            key=lambda c: c.map(order) if c.name == "doc_id" else c,
+            ignore_index=True,
         )
     )
     write_parquet_atomic(processed_dir / MENTIONS_FILE, mentions)

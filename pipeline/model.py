@@ -227,7 +227,9 @@ def model_info(model_config: dict[str, Any], log: Any = print) -> ModelInfo:
     name = model_config["name"]
     package = installed_model(name) if name else None
     if package is not None:
-        info = ModelInfo(name=name, version=spacy.util.get_package_version(name) or "", kind="installed", path=str(package))
+        info = ModelInfo(
+            name=name, version=spacy.util.get_package_version(name) or "", kind="installed", path=str(package)
+        )
         info.components = ["ner", "senter", "presseabgleich_rules"]
         return info
     info = ensure_fallback_model(model_config, log=log)

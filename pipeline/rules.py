@@ -691,7 +691,10 @@ class RuleLayer:
             and not self.gaz.is_place_adjective(doc[start - 1].text)
             and not self.gaz.is_org_word(doc[start - 1].text)
             and doc[start - 1].lower_ not in STOP_WORDS
-            and (doc[start - 1].text not in self.gaz.common_nouns or doc[start - 1].text.endswith(("e", "en", "er", "es", "em")))
+            and (
+                doc[start - 1].text not in self.gaz.common_nouns
+                or doc[start - 1].text.endswith(("e", "en", "er", "es", "em"))
+            )
         ):
             start -= 1
         if not named and start == head:

@@ -11,10 +11,18 @@ from tests.conftest import SEEDS
 
 def test_mention_scores_exact_and_partial():
     predicted = pd.DataFrame(
-        {"doc_id": ["a", "a", "a"], "text": ["Herne", "Kommunalen Integrationszentrum der Stadt", "Bochum"], "label": ["LOC", "ORG", "PER"]}
+        {
+            "doc_id": ["a", "a", "a"],
+            "text": ["Herne", "Kommunalen Integrationszentrum der Stadt", "Bochum"],
+            "label": ["LOC", "ORG", "PER"],
+        }
     )
     gold = pd.DataFrame(
-        {"doc_id": ["a", "a", "a"], "surface": ["Herne", "Kommunalen Integrationszentrum", "Bochum"], "type": ["LOC", "ORG", "LOC"]}
+        {
+            "doc_id": ["a", "a", "a"],
+            "surface": ["Herne", "Kommunalen Integrationszentrum", "Bochum"],
+            "type": ["LOC", "ORG", "LOC"],
+        }
     )
     scores = score_mentions(predicted, gold)
     assert scores["LOC"]["exact"]["recall"] == 0.5 and scores["LOC"]["exact"]["precision"] == 1.0

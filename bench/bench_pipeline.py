@@ -1,0 +1,174 @@
+"""Throughput benchmark of the whole pipeline against bare spaCy, in one run.
+
+Builds a synthetic corpus by sampling and recombining real sentences (GermEval
+2014 and the sample press texts) with injected name variants, then measures,
+for each corpus size:
+  - the whole pipeline (`presseabgleich run`, each stage timed, in a subprocess),
+  - bare `nlp.pipe` over the same texts with the same model and processes,
+  - a naive loop `nlp(text)` with all the model's default components,
+and prints documents/s, words/s, the ratios, peak memory and an incremental
+run (one new document added to the processed corpus).
+
+    .venv/bin/python bench/bench_pipeline.py                 # 100 and 1,000 documents
+    .venv/bin/python bench/bench_pipeline.py 100 1000 10000 --n-process 2
+
+Targets (issue 5): pipeline ≥ 0.8× bare nlp.pipe, ≥ 2× the naive loop, peak
+memory flat in corpus size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SENTENCES_PER_DOC = 12
+VARIANTS = [
+    ("Oberbürgermeisterin Dr. Katja Wellmann", "Katja Wellmann", "Katja Wellmán"),
+    ("Stadtrat Jonas B. Kröger", "Jonas B. Kröger", "Jonas B. Kräger"),
+    ("Aylı Demir", "Aylý Demir", "Ayli Demir"),
+    ("Prof. Dr. Jürgen Weiß", "Jürgen Weiss", "Jürgen Weiß"),
+]
+
+
+def corpus_sentences(ner_data: Path) -> list[str]:
+    import spacy
+
+    from pipeline.germeval import docs_from_files
+
+    vocab = spacy.blank("de").vocab
+    sentences = [d.text for d in docs_from_files(vocab, sorted(ner_data.glob("*.tsv")))]
+    for path in sorted((REPO / "data" / "raw").iterdir()):
+        sentences += [s.strip() for s in path.read_text(encoding="utf-8").replace("\n", " ").split(". ") if len(s) > 40]
+    return sentences
+
+
+def write_corpus(folder: Path, n_docs: int, sentences: list[str], seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = []
+    for i in range(n_docs):
+        body = rng.sample(sentences, SENTENCES_PER_DOC)
+        variant = rng.choice(VARIANTS)
+        body.insert(rng.randrange(len(body)), f"{rng.choice(variant)} sagte am Montag in Hagen: Das ist gut.")
+        text = f"Pressemitteilung {i}\n\n{i % 28 + 1}. März 2025 – " + " ".join(body)
+        (folder / f"meldung-{i:05d}.txt").write_text(text, encoding="utf-8")
+        texts.append(text)
+    return texts
+
+
+def run_stages(raw: Path, processed: Path, n_process: int) -> dict[str, float]:
+    """Each stage as its own process (as a user runs them), timed; the working
+    directory is the benchmark's scratch folder so no state lands in the repo."""
+    times = {}
+    base = [sys.executable, "-m", "pipeline"]
+    for stage in ("ingest", "extract", "resolve", "export", "report"):
+        args = [*base, stage, "--processed-dir", str(processed)]
+        if stage == "ingest":
+            args += ["--raw-dir", str(raw)]
+        if stage == "extract":
+            args += ["--n-process", str(n_process)]
+        started = time.perf_counter()
+        result = subprocess.run(args, cwd=processed.parent, capture_output=True, text=True)
+        if result.returncode not in (0, 3):
+            raise RuntimeError(f"{stage} failed: {result.stderr[-2000:]}")
+        times[stage] = time.perf_counter() - started
+    return times
+
+
+def bare_and_naive(texts: list[str], n_process: int, batch_size: int) -> dict[str, float]:
+    """Run in a child process so its memory does not count against the pipeline's."""
+    code = f"""
+import json, sys, time, spacy
+from pipeline.config import load_config
+from pipeline.model import model_info
+info = model_info(load_config()["model"])
+texts = json.load(open(sys.argv[1], encoding="utf-8"))
+nlp = spacy.load(info.path)
+started = time.perf_counter()
+for _ in nlp.pipe(texts, batch_size={batch_size}, n_process={n_process}):
+    pass
+bare = time.perf_counter() - started
+naive_nlp = spacy.load(info.path)  # all the model's default components
+sample = texts[: max(1, len(texts) // 4)]
+started = time.perf_counter()
+for text in sample:
+    naive_nlp(text)
+naive = (time.perf_counter() - started) * len(texts) / len(sample)
+print(json.dumps({{"bare": bare, "naive": naive}}))
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
+        json.dump(texts, handle)
+    out = subprocess.run(
+        [sys.executable, "-c", code, handle.name], check=True, capture_output=True, text=True, cwd=REPO
+    )
+    Path(handle.name).unlink()
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", type=int, default=[100, 1000])
+    parser.add_argument("--n-process", type=int, default=2)
+    parser.add_argument("--ner-data", type=Path, default=REPO.parent / "shared" / "ner-data" / "germeval2014")
+    args = parser.parse_args()
+    os.environ["PRESSEABGLEICH_NER_DATA"] = str(args.ner_data.resolve())
+    sentences = corpus_sentences(args.ner_data)
+    print(
+        f"{len(sentences):,} source sentences; {SENTENCES_PER_DOC + 1} sentences per document; n_process={args.n_process}"
+    )
+    for n_docs in args.sizes:
+        work = Path(tempfile.mkdtemp(prefix=f"bench-{n_docs}-"))
+        try:
+            raw, processed = work / "raw", work / "processed"
+            texts = write_corpus(raw, n_docs, sentences)
+            words = sum(len(t.split()) for t in texts)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            stages = run_stages(raw, processed, args.n_process)
+            peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+            total = sum(stages.values())
+            spacy_times = bare_and_naive(texts, args.n_process, 64)
+            extract = stages["extract"]
+            # incremental: one more document, the whole pipeline again
+            write_corpus(work / "extra", 1, sentences, seed=n_docs + 1)
+            shutil.copy(next((work / "extra").iterdir()), raw / "meldung-neu.txt")
+            incremental = run_stages(raw, processed, args.n_process)
+            print(
+                json.dumps(
+                    {
+                        "documents": n_docs,
+                        "words": words,
+                        "pipeline_seconds": round(total, 2),
+                        "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
+                        "pipeline_docs_per_s": round(n_docs / total, 1),
+                        "pipeline_words_per_s": round(words / total),
+                        "extract_words_per_s": round(words / extract),
+                        "bare_nlp_pipe_words_per_s": round(words / spacy_times["bare"]),
+                        "naive_loop_words_per_s": round(words / spacy_times["naive"]),
+                        "pipeline_vs_bare": round(spacy_times["bare"] / total, 2),
+                        "extract_vs_bare": round(spacy_times["bare"] / extract, 2),
+                        "pipeline_vs_naive": round(spacy_times["naive"] / total, 2),
+                        "peak_rss_mb_any_stage": round(peak_mb),
+                        "incremental_seconds": round(sum(incremental.values()), 2),
+                        "incremental_extract_seconds": round(incremental["extract"], 2),
+                        "incremental_vs_full": round(sum(incremental.values()) / total, 2),
+                    },
+                    indent=1,
+                ),
+                flush=True,
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
