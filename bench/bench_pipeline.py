@@ -3,7 +3,7 @@
 Builds a synthetic corpus by sampling and recombining real sentences (GermEval
 2014 and the sample press texts) with injected name variants, then measures,
 for each corpus size:
-  - the whole pipeline (`presseabgleich run`, each stage timed, in a subprocess),
+  - the whole pipeline (`presseabgleich run` in a subprocess, each stage timed),
   - bare `nlp.pipe` over the same texts with the same model and processes,
   - a naive loop `nlp(text)` with all the model's default components,
 and prints documents/s, words/s, the ratios, peak memory and an incremental
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -66,22 +67,19 @@ def write_corpus(folder: Path, n_docs: int, sentences: list[str], seed: int = 0)
     return texts
 
 
-def run_stages(raw: Path, processed: Path, n_process: int) -> dict[str, float]:
-    """Each stage as its own process (as a user runs them), timed; the working
-    directory is the benchmark's scratch folder so no state lands in the repo."""
-    times = {}
-    base = [sys.executable, "-m", "pipeline"]
-    for stage in ("ingest", "extract", "resolve", "export", "report"):
-        args = [*base, stage, "--processed-dir", str(processed)]
-        if stage == "ingest":
-            args += ["--raw-dir", str(raw)]
-        if stage == "extract":
-            args += ["--n-process", str(n_process)]
-        started = time.perf_counter()
-        result = subprocess.run(args, cwd=processed.parent, capture_output=True, text=True)
-        if result.returncode not in (0, 3):
-            raise RuntimeError(f"{stage} failed: {result.stderr[-2000:]}")
-        times[stage] = time.perf_counter() - started
+def run_pipeline(raw: Path, processed: Path, n_process: int) -> dict[str, float]:
+    """`presseabgleich run` as a user runs it (one process); stage times from its log.
+    The working directory is the benchmark's scratch folder so no state lands in the repo."""
+    args = [sys.executable, "-m", "pipeline", "run", "--raw-dir", str(raw), "--processed-dir", str(processed)]
+    started = time.perf_counter()
+    result = subprocess.run(
+        [*args, "--n-process", str(n_process)], cwd=processed.parent, capture_output=True, text=True
+    )
+    total = time.perf_counter() - started
+    if result.returncode not in (0, 3):
+        raise RuntimeError(f"run failed: {result.stderr[-2000:]}")
+    times = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\w+) took ([\d.]+) s$", result.stderr, re.M)}
+    times["startup"] = total - sum(times.values())
     return times
 
 
@@ -133,7 +131,7 @@ def main() -> None:
             texts = write_corpus(raw, n_docs, sentences)
             words = sum(len(t.split()) for t in texts)
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            stages = run_stages(raw, processed, args.n_process)
+            stages = run_pipeline(raw, processed, args.n_process)
             peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
             total = sum(stages.values())
             spacy_times = bare_and_naive(texts, args.n_process, 64)
@@ -141,7 +139,7 @@ def main() -> None:
             # incremental: one more document, the whole pipeline again
             write_corpus(work / "extra", 1, sentences, seed=n_docs + 1)
             shutil.copy(next((work / "extra").iterdir()), raw / "meldung-neu.txt")
-            incremental = run_stages(raw, processed, args.n_process)
+            incremental = run_pipeline(raw, processed, args.n_process)
             print(
                 json.dumps(
                     {

@@ -6,7 +6,10 @@ skipped; they are listed in data/processed/ingest_errors.csv).
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,6 +81,21 @@ def _remove_stale_temporaries(folder: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def timed(stage: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """Log how long a stage took (users see where time goes; the benchmark reads it)."""
+
+    @functools.wraps(stage)
+    def wrapper(cfg: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return stage(cfg)
+        finally:
+            log(f"        {stage.__name__.lstrip('_')} took {time.perf_counter() - started:.2f} s")
+
+    return wrapper
+
+
+@timed
 def _ingest(cfg: dict[str, Any]) -> int:
     from pipeline.ingest import ERRORS_FILE, run_ingest
 
@@ -99,6 +117,7 @@ def _ingest(cfg: dict[str, Any]) -> int:
     return EXIT_PARTIAL if result.problems else 0
 
 
+@timed
 def _extract(cfg: dict[str, Any]) -> None:
     from pipeline.extract import MENTIONS_FILE, run_extract
 
@@ -113,6 +132,7 @@ def _extract(cfg: dict[str, Any]) -> None:
     log(f"extract: {len(mentions)} mentions ({summary}) → {processed_dir / MENTIONS_FILE}")
 
 
+@timed
 def _resolve(cfg: dict[str, Any]) -> None:
     from datetime import UTC, datetime
 
@@ -136,6 +156,7 @@ def _resolve(cfg: dict[str, Any]) -> None:
         log(f"        entity {old} is now part of {new} (merged by new evidence)")
 
 
+@timed
 def _export(cfg: dict[str, Any]) -> None:
     from pipeline.export import DIALECTS, run_export
 
@@ -151,6 +172,7 @@ def _export(cfg: dict[str, Any]) -> None:
     log(f"export: {', '.join(tables)} ({cfg['export']['csv_dialect']}) and presseabgleich.xlsx in {processed_dir}")
 
 
+@timed
 def _report(cfg: dict[str, Any]) -> None:
     from pipeline.report import DISCREPANCIES_HTML, run_report
     from pipeline.resolve import DECISION_STATUS_FILE

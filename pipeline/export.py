@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.utils import get_column_letter
 
@@ -98,24 +99,30 @@ def write_csv(frame: pd.DataFrame, path: Path, dialect: str) -> None:
 
 
 def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    """One sheet per table; openpyxl's streaming (write-only) mode keeps memory flat."""
+    workbook = Workbook(write_only=True)
     for name, frame in sheets.items():
         sheet = workbook.create_sheet(title=name[:31])
-        sheet.append(list(frame.columns))
-        for row in frame.itertuples(index=False):
-            sheet.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
-        for row in sheet.iter_rows(min_row=2):
-            for cell in row:
-                if isinstance(cell.value, str) and cell.value.startswith("="):
-                    cell.data_type = TYPE_STRING  # text, never a formula
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = sheet.dimensions
         for index, column in enumerate(frame.columns, 1):
             longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
             sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 60)
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, len(frame.columns)))}{len(frame) + 1}"
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False, name=None):
+            sheet.append([_cell(sheet, v) for v in row])
     with atomic_path(path) as tmp:
         workbook.save(tmp)
+
+
+def _cell(sheet: Any, value: Any) -> Any:
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = TYPE_STRING  # text, never a formula
+        return cell
+    return value
 
 
 def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.DataFrame]:

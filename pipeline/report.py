@@ -22,7 +22,8 @@ import html
 import json
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -87,32 +88,49 @@ def pair_kind(a: str, b: str) -> str:
     return "typo" if distance <= 2 else "spelling"
 
 
-def _distinct_forms(rows: pd.DataFrame) -> list[str]:
+@dataclass(frozen=True)
+class Surface:
+    """What the report needs of one mention of an entity."""
+
+    text: str
+    normalised: str
+    key: str
+    normalisation: str
+    repaired: str
+    doc_id: str
+
+
+def _distinct_forms(type_: str, surfaces: list[Surface]) -> list[str]:
     """Normalised forms that name the entity in full: no surname-only references,
     no short forms that another form extends. Places and organisations whose
     matching keys agree (abbreviation expanded, ü/ue folded) count as one form."""
-    full = rows[rows["normalisation"] != "surname only"]
-    if not full.empty and full["type"].iloc[0] in {"LOC", "ORG"}:
-        full = full.sort_values("normalised").drop_duplicates("key")
-    forms = sorted(set(full["normalised"]))
+    full = [s for s in surfaces if s.normalisation != "surname only"]
+    if type_ in {"LOC", "ORG"}:
+        by_key: dict[str, str] = {}
+        for surface in sorted(full, key=lambda s: s.normalised):
+            by_key.setdefault(surface.key, surface.normalised)
+        forms = sorted(set(by_key.values()))
+    else:
+        forms = sorted({s.normalised for s in full})
     return [f for f in forms if not any(o != f and (o.startswith(f + " ") or o.endswith(" " + f)) for o in forms)]
 
 
-def classify(entity: pd.Series, rows: pd.DataFrame) -> dict[str, Any] | None:
-    """The discrepancy of one entity, or None when all differences are benign."""
+def classify(entity: Any, surfaces: list[Surface]) -> dict[str, Any] | None:
+    """The discrepancy of one entity (a row of entities.parquet), or None when all
+    differences are benign."""
     kinds: list[str] = []
     notes: list[str] = []
-    damaged = rows[rows["repaired"].isin(["codepage", "mojibake"])]
-    if not damaged.empty:
+    damaged = {s.text: s.repaired for s in surfaces if s.repaired in {"codepage", "mojibake"}}
+    if damaged:
         kinds.append("encoding")
-        for text in sorted(set(damaged["text"])):
-            if rows.loc[rows["text"] == text, "repaired"].iloc[0] == "codepage":
+        for text, repair in sorted(damaged.items()):
+            if repair == "codepage":
                 notes.append(
                     f"{text!r} shows Turkish letters (ı ş ğ İ Ş Ğ) as Windows-1252 (ý þ ð Ý Þ Ð): code-page damage"
                 )
             else:
                 notes.append(f"{text!r} is UTF-8 read as Latin-1 (mojibake)")
-    forms = _distinct_forms(rows)
+    forms = _distinct_forms(entity.type, surfaces)
     for i, a in enumerate(forms):
         for b in forms[i + 1 :]:
             kind = pair_kind(a, b)
@@ -128,20 +146,20 @@ def classify(entity: pd.Series, rows: pd.DataFrame) -> dict[str, Any] | None:
     if not kinds:
         return None
     kind = min(kinds, key=SEVERITY.index)
-    status = entity["canonical_status"]
-    undecided = status == "undecided"
-    counts = rows.groupby("normalised").size()
-    if undecided:
+    status = entity.canonical_status
+    counts = Counter(s.normalised for s in surfaces)
+    if status == "undecided":
         why = (
             "; ".join(notes)
-            + f"; the texts give no majority ({', '.join(f'{k}: {v}' for k, v in counts.items())}), a reviewer decides"
+            + f"; the texts give no majority ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}), a reviewer decides"
         )
         suggested, confidence = "", 0.5
     else:
-        why = "; ".join(notes) + f"; suggested because: {entity['canonical_reason']}"
-        suggested = entity["canonical_name"]
+        why = "; ".join(notes) + f"; suggested because: {entity.canonical_reason}"
+        suggested = entity.canonical_name
+        top = max(counts.values())
         confidence = {"repaired": 0.9, "decided": 1.0}.get(
-            status, round(min(0.95, 0.5 + 0.5 * counts.max() / counts.sum()), 2)
+            status, round(min(0.95, 0.5 + 0.5 * top / sum(counts.values())), 2)
         )
     return {"kind": kind, "suggested": suggested, "why": why, "confidence": confidence}
 
@@ -226,15 +244,21 @@ def find_discrepancies(
     entities: pd.DataFrame, links: pd.DataFrame, facts: pd.DataFrame, mentions: pd.DataFrame
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
-    grouped = dict(tuple(links.groupby("entity_id", sort=False)))
+    grouped: dict[str, list[Surface]] = defaultdict(list)
+    columns = ["entity_id", "text", "normalised", "key", "normalisation", "repaired", "doc_id"]
+    for entity_id, *values in links[columns].itertuples(index=False, name=None):
+        grouped[entity_id].append(Surface(*values))
     for entity in entities.itertuples(index=False):
-        entity_rows = grouped.get(entity.entity_id)
-        if entity_rows is None:
+        surfaces = grouped.get(entity.entity_id)
+        if not surfaces:
             continue
-        found = classify(pd.Series(entity._asdict()), entity_rows)
+        found = classify(entity, surfaces)
         if found is None:
             continue
-        where = {text: sorted(set(group["doc_id"])) for text, group in entity_rows.groupby("text", sort=True)}
+        where_sets: dict[str, set[str]] = defaultdict(set)
+        for surface in surfaces:
+            where_sets[surface.text].add(surface.doc_id)
+        where = {text: sorted(docs) for text, docs in sorted(where_sets.items())}
         rows.append(
             {
                 "entity_id": entity.entity_id,
@@ -285,6 +309,13 @@ def render_html(
 ) -> str:
     """A self-contained page: no scripts, no network, every name escaped."""
     titles = dict(zip(documents["doc_id"], documents["title"], strict=True))
+    wanted = set(discrepancies["entity_id"])
+    first_by_entity: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+    for entity_id, text, doc_id, sentence in links[["entity_id", "text", "doc_id", "sentence"]].itertuples(
+        index=False, name=None
+    ):
+        if entity_id in wanted and text not in first_by_entity[entity_id]:
+            first_by_entity[entity_id][text] = {"doc_id": doc_id, "sentence": sentence}
     open_count = int((discrepancies["status"] == "open").sum())
     parts = [
         "<!DOCTYPE html><html lang='de'><head><meta charset='utf-8'>",
@@ -309,9 +340,8 @@ def render_html(
         suggestion = row.suggested or "— undecided: the texts cannot say which form is right"
         parts.append(f"<p>Suggested: <strong>{html.escape(suggestion)}</strong></p>")
         parts.append(f"<p class='meta'>{html.escape(row.why)}</p><ul>")
-        entity_links = links[links["entity_id"] == row.entity_id] if row.entity_id else links.iloc[0:0]
-        for variant, group in entity_links.groupby("text", sort=True):
-            first = group.iloc[0]
+        variants = first_by_entity.get(row.entity_id, {}) if row.entity_id else {}
+        for variant, first in sorted(variants.items()):
             doc_id = first["doc_id"]
             href = doc_links.get(doc_id, "")
             source = (
@@ -323,7 +353,7 @@ def render_html(
                 f"<li><mark>{html.escape(variant)}</mark> in {source}"
                 f"<blockquote>{_highlight(first['sentence'], variant)}</blockquote></li>"
             )
-        if entity_links.empty:
+        if not variants:
             for doc_id, value in json.loads(row.where_seen).items():
                 href = doc_links.get(doc_id, "")
                 link = (
