@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -74,9 +73,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killing_a_run_leaves_earlier_outputs_intact(tmp_path, sig):
     config = str(write_run_config(tmp_path))
-    run_cli(["run", "--config", config])
     decisions = tmp_path / "decisions.csv"
     decisions.write_text("decision_id,action,entity_id,value\n1,rename,P-x,Name\n", encoding="utf-8")
+    run_cli(["run", "--config", config])
     processed = tmp_path / "processed"
     before = snapshot(processed)
     decisions_before = decisions.read_bytes()
@@ -87,14 +86,13 @@ def test_killing_a_run_leaves_earlier_outputs_intact(tmp_path, sig):
         stdout=subprocess.DEVNULL,
         text=True,
     )
-    # wait until the run is inside its stages, then stop it
+    # stop the run as soon as it is inside its stages (ingest has rewritten its files)
     for line in process.stderr:
         if line.startswith("ingest:"):
-            time.sleep(1.5)
             break
     process.send_signal(sig)
     process.wait(timeout=120)
-    assert process.returncode != 0
+    assert process.returncode != 0, "the run finished before it could be stopped"
     after = snapshot(processed)
     leftovers = [name for name in after if name.endswith(".tmp")]
     if sig == signal.SIGINT:
