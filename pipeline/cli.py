@@ -306,14 +306,14 @@ ReviewerOption = Annotated[str | None, typer.Option("--reviewer", help="Who deci
 NoteOption = Annotated[str, typer.Option("--note", help="Why, in a few words.")]
 
 
-def _record(cfg: dict[str, Any], **fields: str) -> None:
+def _record(cfg: dict[str, Any], reviewer: str | None, **fields: str) -> None:
     import os
 
     from pipeline.decisions import Decision, append_decision
 
     path = Path(cfg["paths"]["decisions_file"])
-    fields.setdefault("reviewer", os.environ.get("USER", ""))
-    decision = append_decision(path, Decision(decision_id="", **fields))
+    decision = Decision(decision_id="", reviewer=reviewer or os.environ.get("USER", ""), **fields)
+    decision = append_decision(path, decision)
     log(
         f"decision {decision.decision_id} ({decision.action} {decision.entity_id}) recorded in {path}; it applies from the next run"
     )
@@ -369,11 +369,11 @@ def review_accept(
         raise typer.Exit(1)
     _record(
         cfg,
+        reviewer,
         action="accept",
         entity_id=entity_id,
         value=entity["canonical_name"],
         note=note,
-        **({"reviewer": reviewer} if reviewer else {}),
     )
 
 
@@ -389,11 +389,11 @@ def review_rename(
         raise typer.Exit(1)
     _record(
         cfg,
+        reviewer,
         action="rename",
         entity_id=entity_id,
         value=name.strip(),
         note=note,
-        **({"reviewer": reviewer} if reviewer else {}),
     )
 
 
@@ -415,11 +415,11 @@ def review_split(
         raise typer.Exit(1)
     _record(
         cfg,
+        reviewer,
         action="split",
         entity_id=entity_id,
         mentions="; ".join(mention),
         note=note,
-        **({"reviewer": reviewer} if reviewer else {}),
     )
 
 
@@ -433,11 +433,11 @@ def review_merge(
     _known_entity(cfg, other_id)
     _record(
         cfg,
+        reviewer,
         action="merge",
         entity_id=entity_id,
         value=other_id,
         note=note,
-        **({"reviewer": reviewer} if reviewer else {}),
     )
 
 

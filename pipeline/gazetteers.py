@@ -36,6 +36,11 @@ LATIN_NAME = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ɏ][A-Za-zÀ-ÖØ-öø-ɏ'’.\- 
 FEATURES = ("place", "first_name", "last_name", "common_noun", "place_adjective", "org_word", "title_or_role")
 
 
+@cache
+def _head_suffixes(heads: frozenset[str]) -> tuple[str, ...]:
+    return tuple(head.lower() for head in heads if len(head) >= 5 and head[0].isupper())
+
+
 def _resource_lines(name: str) -> list[str]:
     text = resources.files("pipeline").joinpath("resources", name).read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
@@ -72,6 +77,8 @@ class Gazetteers:
         if len(word) < 8 or word in self.places or word in self.last_names or word in self.first_names:
             return False
         lower = word.lower()
+        if not lower.endswith(_head_suffixes(heads)):
+            return False  # fast path: most words end in no head at all
         return any(
             len(head) >= 5 and head[0].isupper() and lower.endswith(head.lower()) and len(word) - len(head) >= 3
             for head in heads

@@ -95,6 +95,11 @@ class RuleLayer:
         self.gaz = gazetteers
         self.max_place_words = max_place_words
         self.title_words = {t.rstrip(".") for t in gazetteers.titles} | set(gazetteers.titles)
+        # first token of every place name ("Mülheim" of "Mülheim an der Ruhr", "Nordrhein" of
+        # "Nordrhein-Westfalen"): lets longest_place_at skip all other tokens at once
+        self.place_starts = frozenset(
+            part for name in gazetteers.places for part in {name.split()[0], name.split()[0].split("-")[0]}
+        )
 
     # --- word classes ---------------------------------------------------------
 
@@ -404,6 +409,8 @@ class RuleLayer:
 
     def longest_place_at(self, doc: Doc, start: int) -> int | None:
         """End index of the longest gazetteer place starting at token `start`."""
+        if doc[start].text not in self.place_starts:
+            return None
         best = None
         for length in range(1, self.max_place_words + 1):
             end = start + length
