@@ -17,10 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import TYPE_STRING
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from pipeline.io import atomic_path, read_parquet, write_text_atomic
 from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
@@ -99,30 +96,23 @@ def write_csv(frame: pd.DataFrame, path: Path, dialect: str) -> None:
 
 
 def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """One sheet per table; openpyxl's streaming (write-only) mode keeps memory flat."""
-    workbook = Workbook(write_only=True)
-    for name, frame in sheets.items():
-        sheet = workbook.create_sheet(title=name[:31])
-        for index, column in enumerate(frame.columns, 1):
-            longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
-            sheet.column_dimensions[get_column_letter(index)].width = min(max(10, longest + 2), 60)
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, len(frame.columns)))}{len(frame) + 1}"
-        sheet.append(list(frame.columns))
-        for row in frame.itertuples(index=False, name=None):
-            sheet.append([_cell(sheet, v) for v in row])
+    """One sheet per table, header row frozen, filters on. xlsxwriter streams rows
+    (constant memory) and is told never to turn text into formulas or links."""
+    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     with atomic_path(path) as tmp:
-        workbook.save(tmp)
-
-
-def _cell(sheet: Any, value: Any) -> Any:
-    if isinstance(value, float) and pd.isna(value):
-        return None
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = TYPE_STRING  # text, never a formula
-        return cell
-    return value
+        workbook = xlsxwriter.Workbook(str(tmp), options)
+        header = workbook.add_format({"bold": True})
+        for name, frame in sheets.items():
+            sheet = workbook.add_worksheet(name[:31])
+            for index, column in enumerate(frame.columns):
+                longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
+                sheet.set_column(index, index, min(max(10, longest + 2), 60))
+            sheet.freeze_panes(1, 0)
+            sheet.autofilter(0, 0, len(frame), max(0, len(frame.columns) - 1))
+            sheet.write_row(0, 0, list(frame.columns), header)
+            for row_number, row in enumerate(frame.itertuples(index=False, name=None), 1):
+                sheet.write_row(row_number, 0, ["" if isinstance(v, float) and pd.isna(v) else v for v in row])
+        workbook.close()
 
 
 def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.DataFrame]:
