@@ -98,7 +98,12 @@ def write_csv(frame: pd.DataFrame, path: Path, dialect: str) -> None:
 def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     """One sheet per table, header row frozen, filters on. xlsxwriter streams rows
     (constant memory) and is told never to turn text into formulas or links."""
-    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    options = {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+    }
     with atomic_path(path) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp), options)
         header = workbook.add_format({"bold": True})
