@@ -328,8 +328,10 @@ def render_html(
     ]
     for row in discrepancies.itertuples(index=False):
         parts.append(f"<section class='card {html.escape(row.status)}' id='{html.escape(row.discrepancy_id)}'>")
+        # an undecided name has no canonical form yet: show the competing forms
+        title = row.canonical_name if row.suggested or not row.variants else " / ".join(json.loads(row.variants))
         parts.append(
-            f"<h2>{html.escape(row.canonical_name or '')} <span class='meta'>({html.escape(row.type)}, "
+            f"<h2>{html.escape(title or '')} <span class='meta'>({html.escape(row.type)}, "
             f"{html.escape(row.entity_id or '')})</span></h2>"
         )
         parts.append(

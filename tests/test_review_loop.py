@@ -35,6 +35,7 @@ def test_report_has_exactly_the_two_real_discrepancies(sample_run):
     assert asli["suggested"] == "Aslı Sevindim"
     page = (sample_run / "discrepancies.html").read_text(encoding="utf-8")
     assert page.count("<section class='card") == 2 and "<mark>David A. Längen</mark>" in page
+    assert "<h2>David A. Längen / David A. Lüngen" in page
     assert "href='../../" not in page or "hagen-pressemitteilung-2025-01-30.md" in page
 
 
