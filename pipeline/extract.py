@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from tqdm import tqdm
 from pipeline.ingest import DOCUMENTS_FILE, load_offset_map, source_span
 from pipeline.io import read_parquet, write_json_atomic, write_parquet_atomic
 from pipeline.model import ModelInfo, load_pipeline, model_info
+from pipeline.normalize import fold_din
 from pipeline.rules import CONTACTS_KEY, NESTED_KEY, add_rule_layer
 
 MENTIONS_FILE = "mentions.parquet"
@@ -50,24 +50,18 @@ MENTION_COLUMNS = [
 CONTACT_WINDOW = 300
 
 
-def build_nlp(model_config: dict[str, Any], log: Any = print) -> tuple[Language, ModelInfo]:
-    nlp, info = load_pipeline(model_config, log=log)
+def build_nlp(
+    model_config: dict[str, Any], log: Any = print, info: ModelInfo | None = None
+) -> tuple[Language, ModelInfo]:
+    nlp, info = load_pipeline(model_config, log=log, info=info)
     add_rule_layer(nlp)
     info.components = list(nlp.pipe_names)
     return nlp, info
 
 
-def _fold(text: str) -> str:
-    """ASCII folding for matching e-mail local parts against names (ü→ue, ß→ss, ı→i)."""
-    text = text.replace("ß", "ss").replace("ı", "i")
-    for umlaut, folded in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("Ä", "Ae"), ("Ö", "Oe"), ("Ü", "Ue")):
-        text = text.replace(umlaut, folded)
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-
-
 def _email_matches(email: str, person: str) -> bool:
     local = set(re.split(r"[._-]", email.split("@", 1)[0].lower()))
-    parts = [_fold(p) for p in re.findall(r"[^\W\d_]{2,}", person)]
+    parts = [fold_din(p) for p in re.findall(r"[^\W\d_]{2,}", person)]
     return bool(parts) and parts[-1] in local
 
 
@@ -255,7 +249,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
     )
     rows: list[dict[str, Any]] = []
     if len(todo):
-        nlp, info = build_nlp(config["model"], log=log)
+        nlp, info = build_nlp(config["model"], log=log, info=info)
         log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
         extract_config = config["extract"]
         rows = list(

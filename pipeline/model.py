@@ -237,7 +237,9 @@ def model_info(model_config: dict[str, Any], log: Any = print) -> ModelInfo:
     return info
 
 
-def load_pipeline(model_config: dict[str, Any], log: Any = print) -> tuple[Language, ModelInfo]:
+def load_pipeline(
+    model_config: dict[str, Any], log: Any = print, info: ModelInfo | None = None
+) -> tuple[Language, ModelInfo]:
     """The NER pipeline with only what extraction needs, and a record of which model it is.
 
     de_core_news_sm: its NER has its own tok2vec, so everything except `ner` is
@@ -260,7 +262,8 @@ def load_pipeline(model_config: dict[str, Any], log: Any = print) -> tuple[Langu
             nlp.enable_pipe("senter")
         info = ModelInfo(name=name, version=nlp.meta.get("version", ""), kind="installed", path=str(package))
     else:
-        info = ensure_fallback_model(model_config, log=log)
+        if info is None or info.kind != "trained-fallback":  # `info` from model_info() saves hashing the data again
+            info = ensure_fallback_model(model_config, log=log)
         nlp = spacy.load(info.path)
         nlp.add_pipe("sentencizer", first=True)
     info.components = list(nlp.pipe_names)

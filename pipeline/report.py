@@ -36,7 +36,7 @@ from pipeline.extract import MENTIONS_FILE
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
 from pipeline.io import read_parquet, write_text_atomic
 from pipeline.normalize import fold_din, fold_plain, is_ascii_folding_of
-from pipeline.resolve import ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
+from pipeline.resolve import ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE, STOP_ROLE_WORDS
 
 DISCREPANCIES_CSV = "discrepancies.csv"
 DISCREPANCIES_HTML = "discrepancies.html"
@@ -55,24 +55,7 @@ COLUMNS = [
     "decision",
     "canonical_name",
 ]
-STOP_WORDS = {
-    "und",
-    "der",
-    "die",
-    "das",
-    "des",
-    "in",
-    "im",
-    "für",
-    "von",
-    "vom",
-    "zur",
-    "zum",
-    "an",
-    "am",
-    "bei",
-    "mit",
-}
+STOP_WORDS = STOP_ROLE_WORDS | {"mit"}
 DATE_IN_TEXT = re.compile(
     rf"\b(\d{{1,2}})\.\s*(?:({'|'.join(GERMAN_MONTHS)})|(\d{{1,2}})\.)\s*(\d{{4}})\b", re.IGNORECASE
 )
