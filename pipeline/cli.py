@@ -40,7 +40,8 @@ DialectOption = Annotated[
     typer.Option("--csv-dialect", help="excel (comma) or excel-de (semicolon) (config: export.csv_dialect)."),
 ]
 NProcessOption = Annotated[
-    int | None, typer.Option("--n-process", help="Worker processes for nlp.pipe (config: extract.n_process).")
+    int | None,
+    typer.Option("--n-process", help="Worker processes for nlp.pipe, 0 = automatic (config: extract.n_process)."),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -212,6 +213,14 @@ def canonical_mentions(mentions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def worker_processes(configured: int, n_documents: int) -> int:
+    """`extract.n_process`, where 0 means: one per core from 200 documents, else one."""
+    if configured > 0:
+        return configured
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, n_documents // 100)) if n_documents >= 200 else 1
+
+
 def extractor_key(info: ModelInfo) -> str:
     """Identity of everything that decides a document's mentions: the model and the rule layer."""
     from importlib import resources
@@ -257,7 +266,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
                 nlp,
                 todo,
                 batch_size=extract_config["batch_size"],
-                n_process=extract_config["n_process"],
+                n_process=worker_processes(extract_config["n_process"], len(todo)),
                 progress=len(todo) >= extract_config["progress_min_docs"],
                 max_chunk_chars=extract_config["max_chunk_chars"],
             )
