@@ -116,9 +116,10 @@ print(json.dumps({{"bare": bare, "naive": naive}}))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sizes", nargs="*", type=int, default=[100, 1000])
-    parser.add_argument("--n-process", type=int, default=2)
+    parser.add_argument("--n-process", type=int, default=0, help="0 = the pipeline's automatic choice (default)")
     parser.add_argument("--ner-data", type=Path, default=REPO.parent / "shared" / "ner-data" / "germeval2014")
     args = parser.parse_args()
+    from pipeline.extract import worker_processes
     os.environ["PRESSEABGLEICH_NER_DATA"] = str(args.ner_data.resolve())
     sentences = corpus_sentences(args.ner_data)
     print(
@@ -134,7 +135,7 @@ def main() -> None:
             stages = run_pipeline(raw, processed, args.n_process)
             peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
             total = sum(stages.values())
-            spacy_times = bare_and_naive(texts, args.n_process, 64)
+            spacy_times = bare_and_naive(texts, worker_processes(args.n_process, n_docs), 64)
             extract = stages["extract"]
             # incremental: one more document, the whole pipeline again
             write_corpus(work / "extra", 1, sentences, seed=n_docs + 1)
