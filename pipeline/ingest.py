@@ -324,8 +324,7 @@ def source_offset(segments: list[Segment], text_offset: int) -> int:
     """Character offset in the decoded source for a plain-text offset."""
     if not segments:
         return text_offset
-    starts = [s.text_start for s in segments]
-    index = max(bisect.bisect_right(starts, text_offset) - 1, 0)
+    index = max(bisect.bisect_right(segments, text_offset, key=lambda s: s.text_start) - 1, 0)
     segment = segments[index]
     within = text_offset - segment.text_start
     if segment.exact:

@@ -19,7 +19,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -38,7 +37,6 @@ from pipeline.io import write_json_atomic
 MODEL_INFO_FILE = "presseabgleich_model.json"
 CACHE_ENV = "PRESSEABGLEICH_CACHE"
 DATA_ENV = "PRESSEABGLEICH_NER_DATA"
-ENTITY_LABELS = ("PER", "LOC", "ORG", "MISC")
 
 
 @dataclass
@@ -130,12 +128,6 @@ def score_docs(nlp: Language, references: list) -> dict[str, Any]:
         "f": round(scores["ents_f"], 4),
         "per_type": per_type,
     }
-
-
-def score_ner(nlp: Language, paths: Iterable[Path]) -> dict[str, Any]:
-    """score_docs over whole GermEval files."""
-    paths = list(paths)
-    return {"files": [Path(p).name for p in paths], **score_docs(nlp, docs_from_files(nlp.vocab, paths))}
 
 
 def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = print) -> ModelInfo:
@@ -250,11 +242,8 @@ def load_pipeline(
     name = model_config["name"]
     package = installed_model(name) if name else None
     if package is not None:
-        meta = (
-            spacy.util.get_model_meta(package / f"{name}-{spacy.util.get_package_version(name)}")
-            if (package / f"{name}-{spacy.util.get_package_version(name)}").is_dir()
-            else spacy.util.get_model_meta(package)
-        )
+        data_dir = package / f"{name}-{spacy.util.get_package_version(name)}"
+        meta = spacy.util.get_model_meta(data_dir if data_dir.is_dir() else package)
         keep = {"ner", "senter"}
         exclude = [c for c in meta.get("components", meta.get("pipeline", [])) if c not in keep]
         nlp = spacy.load(name, exclude=exclude)

@@ -154,10 +154,6 @@ class PersonName:
     def is_surname_only(self) -> bool:
         return not self.given
 
-    @property
-    def first_given(self) -> str:
-        return self.given[0] if self.given else ""
-
 
 def _is_title(word: str, gaz: Gazetteers) -> bool:
     return word in gaz.titles or word in HONORIFICS or (word.endswith(".") and word in {t for t in gaz.titles})

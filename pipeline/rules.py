@@ -16,7 +16,6 @@ Every entity records where its label came from (Span._.label_source).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from spacy.lang.de.stop_words import STOP_WORDS
 from spacy.language import Language
@@ -760,7 +759,3 @@ def add_rule_layer(nlp: Language) -> Language:
     if "presseabgleich_rules" not in nlp.pipe_names:
         nlp.add_pipe("presseabgleich_rules", last=True)
     return nlp
-
-
-def person_spans(doc: Doc) -> Iterable[Span]:
-    return (e for e in doc.ents if e.label_ == "PER")
