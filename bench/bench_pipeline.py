@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--ner-data", type=Path, default=REPO.parent / "shared" / "ner-data" / "germeval2014")
     args = parser.parse_args()
     from pipeline.extract import worker_processes
+
     os.environ["PRESSEABGLEICH_NER_DATA"] = str(args.ner_data.resolve())
     sentences = corpus_sentences(args.ner_data)
     print(

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
-from collections.abc import Iterable, Iterator
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +177,74 @@ def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
     return pieces
 
 
+DocumentRecord = tuple[str, str, str]  # doc_id, text, offset map (JSON)
+
+
+def extract_batch(
+    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 100_000
+) -> list[tuple[Any, ...]]:
+    """Mention rows (tuples in MENTION_COLUMNS order) of a batch of documents; long
+    documents are cut into chunks. Pure: the same batch gives the same rows in any
+    process, so batches can run anywhere and in any order."""
+    pieces = [
+        (piece, (index, base))
+        for index, (_, text, _) in enumerate(documents)
+        for base, piece in chunk_text(text, max_chunk_chars)
+    ]
+    rows: list[tuple[Any, ...]] = []
+    numbers = [1] * len(documents)
+    segments: tuple[int, list[Any]] = (-1, [])
+    for doc, (index, base) in nlp.pipe(pieces, as_tuples=True, batch_size=batch_size):
+        doc_id, _, offset_map = documents[index]
+        if segments[0] != index:
+            segments = (index, load_offset_map(offset_map))
+        found = doc_mentions(doc, doc_id, segments[1], base, numbers[index])
+        numbers[index] += len(found)
+        rows.extend(tuple(row[c] for c in MENTION_COLUMNS) for row in found)
+    return rows
+
+
+def document_batches(documents: pd.DataFrame, batch_size: int, max_chars: int) -> Iterator[list[DocumentRecord]]:
+    """Consecutive batches of at most `batch_size` documents and, past the first
+    document, about `max_chars` characters, so one batch of huge texts stays small."""
+    batch: list[DocumentRecord] = []
+    chars = 0
+    for row in documents[["doc_id", "text", "offset_map"]].itertuples(index=False, name=None):
+        if batch and (len(batch) >= batch_size or chars + len(row[1]) > max_chars):
+            yield batch
+            batch, chars = [], 0
+        batch.append(row)
+        chars += len(row[1])
+    if batch:
+        yield batch
+
+
+# Per-process pipeline of the extraction workers: inherited from the parent when
+# processes fork, built once per worker otherwise.
+_worker_nlp: Language | None = None
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A killed parent leaves its workers waiting forever on a queue whose other
+    end they hold themselves; they leave as soon as they are orphaned."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+def _start_worker(model_config: dict[str, Any], info: ModelInfo, parent: int) -> None:
+    global _worker_nlp
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent handles it
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    if _worker_nlp is None:
+        _worker_nlp, _ = build_nlp(model_config, log=lambda message: None, info=info)
+
+
+def _worker_batch(documents: list[DocumentRecord], batch_size: int, max_chunk_chars: int) -> list[tuple[Any, ...]]:
+    assert _worker_nlp is not None, "worker started without a pipeline"
+    return extract_batch(_worker_nlp, documents, batch_size, max_chunk_chars)
+
+
 def extract_mentions(
     nlp: Language,
     documents: pd.DataFrame,
@@ -177,29 +252,57 @@ def extract_mentions(
     n_process: int = 1,
     progress: bool = False,
     max_chunk_chars: int = 100_000,
-) -> Iterator[dict[str, Any]]:
-    """Mention rows for a batch of documents, streamed (long documents in chunks)."""
-    offset_maps: dict[str, str] = {}
+    model_config: dict[str, Any] | None = None,
+    info: ModelInfo | None = None,
+    start_method: str | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """Mention rows of documents, streamed in document order.
 
-    def pieces() -> Iterator[tuple[str, tuple[str, int]]]:
-        for row in documents.itertuples(index=False):
-            offset_maps[row.doc_id] = row.offset_map
-            for base, piece in chunk_text(row.text, max_chunk_chars):
-                yield piece, (row.doc_id, base)
-
-    docs: Iterable[tuple[Doc, tuple[str, int]]] = nlp.pipe(
-        pieces(), as_tuples=True, batch_size=batch_size, n_process=n_process
+    With several processes each worker runs the whole extraction (model, rule
+    layer, mention rows) on whole batches and sends back only the rows: shipping
+    spaCy Docs back to the parent, as nlp.pipe(n_process=…) does, costs the parent
+    more time deserialising than the rule layer costs the workers. At most two
+    batches per worker are in flight, so memory stays flat in corpus size.
+    """
+    global _worker_nlp
+    batches = document_batches(documents, batch_size, max_chunk_chars)
+    bar = tqdm(total=len(documents), unit="doc", desc="extract", disable=not progress)
+    if n_process <= 1:
+        for batch in batches:
+            yield from extract_batch(nlp, batch, batch_size, max_chunk_chars)
+            bar.update(len(batch))
+        bar.close()
+        return
+    # fork where it is safe (Linux): workers inherit the loaded pipeline for free.
+    start_method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
+    if start_method != "fork" and (model_config is None or info is None):
+        raise ValueError("model_config and info are needed to start workers without fork")
+    _worker_nlp = nlp if start_method == "fork" else None
+    context = multiprocessing.get_context(start_method)
+    pool = ProcessPoolExecutor(
+        n_process, mp_context=context, initializer=_start_worker, initargs=(model_config, info, os.getpid())
     )
-    if progress:
-        docs = tqdm(docs, unit="chunk", desc="extract")
-    numbers: dict[str, int] = {}
-    segments_of: tuple[str, list[Any]] = ("", [])
-    for doc, (doc_id, base) in docs:
-        if segments_of[0] != doc_id:
-            segments_of = (doc_id, load_offset_map(offset_maps.pop(doc_id)))
-        rows = doc_mentions(doc, doc_id, segments_of[1], base, numbers.get(doc_id, 1))
-        numbers[doc_id] = numbers.get(doc_id, 1) + len(rows)
-        yield from rows
+    try:
+        in_flight: deque[tuple[Future[list[tuple[Any, ...]]], int]] = deque()
+        for batch in batches:
+            in_flight.append((pool.submit(_worker_batch, batch, batch_size, max_chunk_chars), len(batch)))
+            if len(in_flight) >= 2 * n_process:
+                future, size = in_flight.popleft()
+                yield from future.result()
+                bar.update(size)
+        while in_flight:
+            future, size = in_flight.popleft()
+            yield from future.result()
+            bar.update(size)
+    except BaseException:
+        # Ctrl-C or a failed batch: drop the queued batches instead of finishing them.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        _worker_nlp = None
+        bar.close()
 
 
 INT_COLUMNS = ("start", "end", "source_start", "source_end")
@@ -256,7 +359,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         if previous
         else None
     )
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     if len(todo):
         nlp, info = build_nlp(config["model"], log=log, info=info)
         log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
@@ -269,6 +372,8 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
                 n_process=worker_processes(extract_config["n_process"], len(todo)),
                 progress=len(todo) >= extract_config["progress_min_docs"],
                 max_chunk_chars=extract_config["max_chunk_chars"],
+                model_config=config["model"],
+                info=info,
             )
         )
     log(f"extract: {len(todo)} document(s) processed, {int(is_known.sum())} unchanged and reused")

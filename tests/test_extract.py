@@ -74,3 +74,31 @@ def test_run_records_the_model(sample_run, nlp_and_info):
         assert len(model["data_hash"]) == 64
     assert "ner" in model["components"] and "presseabgleich_rules" in model["components"]
     assert {"tagger", "parser", "lemmatizer"}.isdisjoint(model["components"])
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_mentions_as_one_process(sample_run, nlp_and_info, config):
+    """Fork and spawn workers, small and large batches: identical rows in the same order."""
+    from pipeline.extract import extract_mentions
+
+    nlp, info = nlp_and_info
+    documents = pd.read_parquet(sample_run / "documents.parquet")
+    # a corpus big enough for several batches: the sample documents under new IDs
+    corpus = pd.concat(
+        [documents.assign(doc_id=documents["doc_id"] + f"-{copy}") for copy in range(6)], ignore_index=True
+    )
+    expected = list(extract_mentions(nlp, corpus, batch_size=64, n_process=1))
+    assert len(expected) > 100
+    for batch_size, start_method in [(1, "fork"), (3, "spawn")]:
+        rows = list(
+            extract_mentions(
+                nlp,
+                corpus,
+                batch_size=batch_size,
+                n_process=2,
+                model_config=config["model"],
+                info=info,
+                start_method=start_method,
+            )
+        )
+        assert rows == expected, (batch_size, start_method)
