@@ -166,7 +166,7 @@ def _export(cfg: dict[str, Any]) -> None:
         log(f"error: unknown CSV dialect {cfg['export']['csv_dialect']!r}; use one of {', '.join(DIALECTS)}")
         raise typer.Exit(1)
     try:
-        tables = run_export(processed_dir, cfg)
+        tables = run_export(processed_dir, cfg, log=log)
     except FileNotFoundError as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc

@@ -8,6 +8,13 @@ filters on). Cells that a spreadsheet would execute as a formula (starting
 with = + - @, tab or carriage return) are neutralised with a leading
 apostrophe in CSV and stored as plain text in XLSX. Lists are joined with
 " | "; dates are ISO 8601; IDs stay text.
+
+Spreadsheet limits (Excel and LibreOffice): a cell holds at most 32,767
+characters, a sheet at most 1,048,576 rows. Longer lists keep the items that
+fit and say how many were left out (the full lists stay in the Parquet files);
+longer texts are cut with a marker; a table with more rows continues on
+further sheets ("mentions (2)"), and a CSV too long for one sheet is named in
+the log.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ DIALECTS = {"excel": ",", "excel-de": ";"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = " | "
 WORKBOOK_FILE = "presseabgleich.xlsx"
+MAX_CELL_CHARS = 32_767
+MAX_SHEET_ROWS = 1_048_576  # header included
 
 COMMON_COLUMNS = [
     "entity_id",
@@ -71,14 +80,38 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+def join_list(items: list[str], limit: int = MAX_CELL_CHARS) -> str:
+    """Items joined with " | ", as many as fit in one spreadsheet cell, then how many more."""
+    text = LIST_SEPARATOR.join(items)
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    length = 0
+    for item in items:
+        marker = f"{LIST_SEPARATOR}… (+{len(items) - len(kept) - 1} more)"
+        if length + len(LIST_SEPARATOR) + len(item) + len(marker) > limit:
+            break
+        kept.append(item)
+        length += len(LIST_SEPARATOR) + len(item)
+    return LIST_SEPARATOR.join(kept + [f"… (+{len(items) - len(kept)} more)"])
+
+
+def fit_cell(value: Any, limit: int = MAX_CELL_CHARS) -> Any:
+    """Text a spreadsheet cell can hold: cut with a visible marker, never silently."""
+    if isinstance(value, str) and len(value) > limit:
+        marker = f" … [cut: {len(value):,} characters]"
+        return value[: limit - len(marker)] + marker
+    return value
+
+
 def flatten_lists(frame: pd.DataFrame) -> pd.DataFrame:
-    """JSON list columns → " | "-joined text."""
+    """JSON list columns → " | "-joined text that fits in a cell."""
     flat = frame.copy()
     for column in flat.columns:
         sample = next((v for v in flat[column] if isinstance(v, str) and v), None)
         if sample is not None and sample.startswith("[") and sample.endswith("]"):
             try:
-                flat[column] = [LIST_SEPARATOR.join(json.loads(v)) if v else "" for v in flat[column]]
+                flat[column] = [join_list(json.loads(v)) if v else "" for v in flat[column]]
             except (json.JSONDecodeError, TypeError):
                 continue
     return flat
@@ -87,7 +120,7 @@ def flatten_lists(frame: pd.DataFrame) -> pd.DataFrame:
 def to_csv_text(frame: pd.DataFrame, dialect: str) -> str:
     if dialect not in DIALECTS:
         raise ValueError(f"unknown CSV dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
-    safe = frame.map(neutralise)
+    safe = frame.map(lambda value: fit_cell(neutralise(value)))
     return "\ufeff" + safe.to_csv(index=False, sep=DIALECTS[dialect], lineterminator="\r\n")
 
 
@@ -95,9 +128,21 @@ def write_csv(frame: pd.DataFrame, path: Path, dialect: str) -> None:
     write_text_atomic(path, to_csv_text(frame, dialect))
 
 
-def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """One sheet per table, header row frozen, filters on. xlsxwriter streams rows
-    (constant memory) and is told never to turn text into formulas or links."""
+def sheet_parts(name: str, frame: pd.DataFrame, max_rows: int = MAX_SHEET_ROWS) -> list[tuple[str, pd.DataFrame]]:
+    """A table as one or more sheets of at most `max_rows` rows (header included)."""
+    size = max_rows - 1
+    if len(frame) <= size:
+        return [(name[:31], frame)]
+    return [
+        (name[:31] if number == 1 else f"{name[:24]} ({number})", frame.iloc[start : start + size])
+        for number, start in enumerate(range(0, len(frame), size), 1)
+    ]
+
+
+def write_workbook(sheets: dict[str, pd.DataFrame], path: Path, max_rows: int = MAX_SHEET_ROWS) -> None:
+    """One sheet per table (continued on further sheets past the row limit), header
+    row frozen, filters on. xlsxwriter streams rows (constant memory) and is told
+    never to turn text into formulas or links."""
     options = {
         "constant_memory": True,
         "strings_to_formulas": False,
@@ -107,8 +152,10 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
     with atomic_path(path) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp), options)
         header = workbook.add_format({"bold": True})
-        for name, frame in sheets.items():
-            sheet = workbook.add_worksheet(name[:31])
+        for sheet_name, frame in (
+            part for name, table in sheets.items() for part in sheet_parts(name, table, max_rows)
+        ):
+            sheet = workbook.add_worksheet(sheet_name)
             for index, column in enumerate(frame.columns):
                 longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
                 sheet.set_column(index, index, min(max(10, longest + 2), 60))
@@ -116,7 +163,9 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
             sheet.autofilter(0, 0, len(frame), max(0, len(frame.columns) - 1))
             sheet.write_row(0, 0, list(frame.columns), header)
             for row_number, row in enumerate(frame.itertuples(index=False, name=None), 1):
-                sheet.write_row(row_number, 0, ["" if isinstance(v, float) and pd.isna(v) else v for v in row])
+                sheet.write_row(
+                    row_number, 0, ["" if isinstance(v, float) and pd.isna(v) else fit_cell(v) for v in row]
+                )
         workbook.close()
 
 
@@ -131,7 +180,7 @@ def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.Da
     return tables
 
 
-def run_export(processed_dir: Path, config: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def run_export(processed_dir: Path, config: dict[str, Any], log: Any = print) -> dict[str, pd.DataFrame]:
     """Stage entry point: entities.parquet + mention_entities.parquet → CSV and XLSX."""
     entities = read_parquet(processed_dir / ENTITIES_FILE, "resolve")
     links = read_parquet(processed_dir / MENTION_ENTITIES_FILE, "resolve")
@@ -139,6 +188,11 @@ def run_export(processed_dir: Path, config: dict[str, Any]) -> dict[str, pd.Data
     dialect = config["export"]["csv_dialect"]
     for file_name, frame in tables.items():
         write_csv(frame, processed_dir / file_name, dialect)
+        if len(frame) >= MAX_SHEET_ROWS:
+            log(
+                f"note: {file_name} has {len(frame):,} rows; Excel and LibreOffice open only the first "
+                f"{MAX_SHEET_ROWS - 1:,} (the workbook continues the table on further sheets)"
+            )
     if config["export"]["write_xlsx"]:
         write_workbook(
             {name.removesuffix(".csv"): frame for name, frame in tables.items()}, processed_dir / WORKBOOK_FILE
