@@ -82,14 +82,14 @@ def _remove_stale_temporaries(folder: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def timed(stage: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+def timed(stage: Callable[..., Any]) -> Callable[..., Any]:
     """Log how long a stage took (users see where time goes; the benchmark reads it)."""
 
     @functools.wraps(stage)
-    def wrapper(cfg: dict[str, Any]) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            return stage(cfg)
+            return stage(*args, **kwargs)
         finally:
             log(f"        {stage.__name__.lstrip('_')} took {time.perf_counter() - started:.2f} s")
 
@@ -158,7 +158,8 @@ def _resolve(cfg: dict[str, Any]) -> None:
 
 
 @timed
-def _export(cfg: dict[str, Any]) -> None:
+def _export(cfg: dict[str, Any], background: bool = False) -> Any:
+    """Returns the workbook job still running when `background` (see _workbook)."""
     from pipeline.export import DIALECTS, run_export
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
@@ -166,11 +167,23 @@ def _export(cfg: dict[str, Any]) -> None:
         log(f"error: unknown CSV dialect {cfg['export']['csv_dialect']!r}; use one of {', '.join(DIALECTS)}")
         raise typer.Exit(1)
     try:
-        tables = run_export(processed_dir, cfg, log=log)
-    except FileNotFoundError as exc:
+        tables, workbook = run_export(processed_dir, cfg, log=log, background=background)
+    except (FileNotFoundError, RuntimeError) as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
-    log(f"export: {', '.join(tables)} ({cfg['export']['csv_dialect']}) and presseabgleich.xlsx in {processed_dir}")
+    written = ", ".join(tables) + (" and presseabgleich.xlsx" if cfg["export"]["write_xlsx"] else "")
+    log(f"export: {written} ({cfg['export']['csv_dialect']}) in {processed_dir}")
+    return workbook
+
+
+@timed
+def _workbook(job: Any) -> None:
+    """Wait for the workbook that `run` lets the export stage write in the background."""
+    try:
+        job.wait()
+    except RuntimeError as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
 
 
 @timed
@@ -257,8 +270,10 @@ def run(
         raise typer.Exit(1)
     _extract(cfg)
     _resolve(cfg)
-    _export(cfg)
+    workbook = _export(cfg, background=True)
     _report(cfg)
+    if workbook is not None:
+        _workbook(workbook)
     raise typer.Exit(code)
 
 

@@ -20,6 +20,8 @@ the log.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -180,11 +182,42 @@ def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.Da
     return tables
 
 
-def run_export(processed_dir: Path, config: dict[str, Any], log: Any = print) -> dict[str, pd.DataFrame]:
-    """Stage entry point: entities.parquet + mention_entities.parquet → CSV and XLSX."""
+class WorkbookJob:
+    """The workbook written by a child process while the caller goes on: after
+    extraction the pipeline runs on one core, and the workbook is the slowest
+    output. `wait()` returns once the file is complete (it is written atomically,
+    so a reader never sees half of it)."""
+
+    def __init__(self, sheets: dict[str, pd.DataFrame], path: Path) -> None:
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        self.path = path
+        self.process = multiprocessing.get_context(method).Process(
+            target=write_workbook, args=(sheets, path), name="presseabgleich-workbook"
+        )
+        self.process.start()
+
+    def wait(self) -> None:
+        self.process.join()
+        if self.process.exitcode != 0:
+            raise RuntimeError(
+                f"writing {self.path} failed (exit code {self.process.exitcode}; see the messages above)"
+            )
+
+
+def run_export(
+    processed_dir: Path, config: dict[str, Any], log: Any = print, background: bool = False
+) -> tuple[dict[str, pd.DataFrame], WorkbookJob | None]:
+    """Stage entry point: entities.parquet + mention_entities.parquet → CSV and XLSX.
+    The workbook is written alongside the CSVs; with `background` the caller waits
+    for it (WorkbookJob.wait) when it likes, otherwise before this returns."""
     entities = read_parquet(processed_dir / ENTITIES_FILE, "resolve")
     links = read_parquet(processed_dir / MENTION_ENTITIES_FILE, "resolve")
     tables = build_tables(entities, links)
+    workbook = (
+        WorkbookJob({name.removesuffix(".csv"): frame for name, frame in tables.items()}, processed_dir / WORKBOOK_FILE)
+        if config["export"]["write_xlsx"]
+        else None
+    )
     dialect = config["export"]["csv_dialect"]
     for file_name, frame in tables.items():
         write_csv(frame, processed_dir / file_name, dialect)
@@ -193,8 +226,7 @@ def run_export(processed_dir: Path, config: dict[str, Any], log: Any = print) ->
                 f"note: {file_name} has {len(frame):,} rows; Excel and LibreOffice open only the first "
                 f"{MAX_SHEET_ROWS - 1:,} (the workbook continues the table on further sheets)"
             )
-    if config["export"]["write_xlsx"]:
-        write_workbook(
-            {name.removesuffix(".csv"): frame for name, frame in tables.items()}, processed_dir / WORKBOOK_FILE
-        )
-    return tables
+    if workbook is not None and not background:
+        workbook.wait()
+        workbook = None
+    return tables, workbook

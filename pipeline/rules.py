@@ -15,6 +15,7 @@ Every entity records where its label came from (Span._.label_source).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from spacy.lang.de.stop_words import STOP_WORDS
@@ -82,6 +83,7 @@ for name in ("titles", "roles"):
 if not Span.has_extension("label_source"):
     Span.set_extension("label_source", default="model")
 NESTED_KEY = "nested"
+WORD_CACHE_SIZE = 200_000  # distinct words remembered per word class (bounded for huge archives)
 
 
 def is_capitalised(token: Token) -> bool:
@@ -98,16 +100,25 @@ class RuleLayer:
         self.place_starts = frozenset(
             part for name in gazetteers.places for part in {name.split()[0], name.split()[0].split("-")[0]}
         )
+        # The rules ask about the same few thousand words again and again; compound
+        # analysis and suffix tests are worth remembering per word.
+        self.is_org_word = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(gazetteers.is_org_word)
+        self.is_venue_word = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(gazetteers.is_venue_word)
+        self._is_title_text = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._title_text)
+        self._is_role_text = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._role_text)
 
     # --- word classes ---------------------------------------------------------
 
     def is_title(self, token: Token) -> bool:
-        return token.text in self.gaz.titles or (
-            token.text.rstrip(".") in self.title_words and token.text.endswith(".")
-        )
+        return self._is_title_text(token.text)
 
     def is_role(self, token: Token) -> bool:
-        text = token.text
+        return self._is_role_text(token.text)
+
+    def _title_text(self, text: str) -> bool:
+        return text in self.gaz.titles or (text.rstrip(".") in self.title_words and text.endswith("."))
+
+    def _role_text(self, text: str) -> bool:
         if text in self.gaz.roles or (text.endswith("s") and text[:-1] in self.gaz.roles):
             return True
         return text[:1].isupper() and len(text) > 8 and text.lower().endswith(ROLE_SUFFIXES)
@@ -135,7 +146,7 @@ class RuleLayer:
             return False
         if re.fullmatch(r"[A-ZÄÖÜ]\.", text):
             return True  # middle initial
-        if self.is_title(token) or self.is_role(token) or self.gaz.is_org_word(text):
+        if self.is_title(token) or self.is_role(token) or self.is_org_word(text):
             return False
         if text in self.gaz.first_names or text in self.gaz.last_names:
             return True
@@ -226,7 +237,7 @@ class RuleLayer:
                 and (
                     following.text in self.gaz.common_nouns
                     or self.is_common_compound(following.text)
-                    or self.gaz.is_org_word(following.text)
+                    or self.is_org_word(following.text)
                 )
             )
             if (
@@ -243,14 +254,14 @@ class RuleLayer:
                 len(entity) == 1
                 and label in {"LOC", "ORG"}
                 and self.is_common_compound(first)
-                and not self.gaz.is_org_word(first)
+                and not self.is_org_word(first)
             ):
                 continue
             if (
                 len(entity) > 1
                 and label in {"ORG", "MISC"}
                 and (first in self.gaz.common_nouns or self.is_common_compound(first))
-                and not self.gaz.is_org_word(first)
+                and not self.is_org_word(first)
             ):
                 # "Fachtags für Herne": a common noun in front of a place is not an organisation
                 k = entity.start + 1
@@ -270,7 +281,7 @@ class RuleLayer:
                     self.is_place(text)
                     or text in self.gaz.first_names
                     or text in self.gaz.last_names
-                    or self.gaz.is_org_word(text)
+                    or self.is_org_word(text)
                     or text.isupper()
                     or self.gaz.is_place_adjective(text)
                 )
@@ -292,7 +303,7 @@ class RuleLayer:
                 and first in self.gaz.common_nouns
                 and first.endswith(("en", "n", "e", "er", "s"))  # "Kommunen Bochum", not "Borussia Dortmund"
                 and not self.is_place(first)
-                and not self.gaz.is_org_word(first)
+                and not self.is_org_word(first)
             ):
                 end = self.longest_place_at(doc, entity.start + 1)
                 if end is not None and end == entity.end:
@@ -402,7 +413,7 @@ class RuleLayer:
             and not token.is_punct
             and "\n" not in token.text
             and token.lower_ not in STOP_WORDS
-            and not (self.is_title(token) or self.is_role(token) or self.gaz.is_org_word(token.text))
+            and not (self.is_title(token) or self.is_role(token) or self.is_org_word(token.text))
         )
 
     def longest_place_at(self, doc: Doc, start: int) -> int | None:
@@ -469,7 +480,7 @@ class RuleLayer:
                 noun_follows = (
                     following.text in self.gaz.common_nouns
                     or self.is_role(following)
-                    or self.gaz.is_org_word(following.text)
+                    or self.is_org_word(following.text)
                 )
                 if base is not None:
                     candidates.append(
@@ -540,12 +551,12 @@ class RuleLayer:
                 and not (
                     self.is_title(doc[k])
                     or self.is_role(doc[k])
-                    or self.gaz.is_org_word(doc[k].text)
-                    or self.gaz.is_venue_word(doc[k].text)
+                    or self.is_org_word(doc[k].text)
+                    or self.is_venue_word(doc[k].text)
                 )
             ):
                 k += 1
-            if k - i >= 2 and not self.gaz.is_org_word(doc[k - 1].text) and not any(t in taken for t in range(i, k)):
+            if k - i >= 2 and not self.is_org_word(doc[k - 1].text) and not any(t in taken for t in range(i, k)):
                 last = doc[k - 1].text
                 if re.fullmatch(r"[A-ZÄÖÜ]\.", last):
                     continue
@@ -604,7 +615,7 @@ class RuleLayer:
                     start > 0
                     and i - start < 5
                     and is_capitalised(doc[start - 1])
-                    and not self.gaz.is_org_word(doc[start - 1].text)
+                    and not self.is_org_word(doc[start - 1].text)
                     and not (doc[start - 1].text in self.gaz.common_nouns and start < i)
                     and not self.gaz.is_place_adjective(doc[start - 1].text)
                 ):
@@ -612,13 +623,13 @@ class RuleLayer:
                 if start < i:
                     found.append(Span(doc, start, i + 1, label="ORG"))
             # Quoted names after an organisation word: Städtekooperation „Integration.Interkommunal“.
-            if text in QUOTES_OPEN and i > 0 and self.gaz.is_org_word(doc[i - 1].text):
+            if text in QUOTES_OPEN and i > 0 and self.is_org_word(doc[i - 1].text):
                 close = next((k for k in range(i + 1, min(i + 12, len(doc))) if doc[k].text in QUOTES_CLOSE), None)
                 if close is not None and close > i + 1 and is_capitalised(doc[i + 1]):
                     found.append(Span(doc, i + 1, close, label="ORG"))
             # Long names built on an organisation head word.
             if (
-                (self.gaz.is_org_word(text) or self.gaz.is_venue_word(text))
+                (self.is_org_word(text) or self.is_venue_word(text))
                 and is_capitalised(token)
                 and text not in LEGAL_FORMS
                 and not self.is_role(token)
@@ -660,7 +671,7 @@ class RuleLayer:
                     and doc[j].text not in ORG_PREFIX_KINDS
                     and not (token.text == "," and self.is_place(doc[j].text))  # "…-Stiftung, München"
                     and not (  # "… und der Universität X" starts a new name; "für Schule" does not
-                        self.gaz.is_org_word(doc[j].text)
+                        self.is_org_word(doc[j].text)
                         and token.text in {"und", ","}
                         and doc[j - 1].lower_ in {"der", "des", "dem", "den", "die"}
                     )
@@ -694,7 +705,7 @@ class RuleLayer:
             and not self.is_title(doc[start - 1])
             and doc[start - 1].text not in self.gaz.german_municipalities
             and not self.gaz.is_place_adjective(doc[start - 1].text)
-            and not self.gaz.is_org_word(doc[start - 1].text)
+            and not self.is_org_word(doc[start - 1].text)
             and doc[start - 1].lower_ not in STOP_WORDS
             and (
                 doc[start - 1].text not in self.gaz.common_nouns
@@ -705,7 +716,7 @@ class RuleLayer:
         if not named and start == head:
             return None
         if not named:
-            return Span(doc, start, head + 1, label="LOC" if self.gaz.is_venue_word(doc[head].text) else "ORG")
+            return Span(doc, start, head + 1, label="LOC" if self.is_venue_word(doc[head].text) else "ORG")
         if start == head and doc[head + 1].lower_ in {"der", "des"} and self.longest_place_at(doc, head + 2) == end:
             return None  # "Bank der Schweiz": a generic noun and a place, not a name
         # A bare head with a generic noun after it ("Stadt Herne" is handled above) is not a name
@@ -715,7 +726,7 @@ class RuleLayer:
             next_token.text in self.gaz.common_nouns and not self.is_place(next_token.text)
         ):
             return None
-        label = "LOC" if self.gaz.is_venue_word(doc[head].text) else "ORG"
+        label = "LOC" if self.is_venue_word(doc[head].text) else "ORG"
         return Span(doc, start, end, label=label)
 
     def attach_titles_and_roles(self, doc: Doc, entity: Span) -> None:

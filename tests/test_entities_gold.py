@@ -39,3 +39,14 @@ def test_canonical_names_and_review_status(sample_run):
     assert places.loc["Nordrhein-Westfalen", "variants"] == "NRW | Nordrhein-Westfalen"
     assert places.loc["Herne", "first_seen"] == "2025-01-22" and places.loc["Herne", "last_seen"] == "2025-01-30"
     assert (sample_run / "presseabgleich.xlsx").is_file()
+
+
+def test_workbook_written_in_the_background_holds_every_table(sample_run):
+    """`run` writes the workbook in a second process; it must equal the CSVs, sheet by sheet."""
+    for name in ("people", "places", "organisations", "mentions"):
+        csv = pd.read_csv(sample_run / f"{name}.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        sheet = pd.read_excel(sample_run / "presseabgleich.xlsx", sheet_name=name, dtype=str, keep_default_na=False)
+        # the CSV neutralises formula-like cells with an apostrophe; the workbook stores them as text
+        csv = csv.map(lambda value: value[1:] if value.startswith("'") else value)
+        assert len(sheet) == len(csv) > 0
+        assert sheet.equals(csv), name
