@@ -109,7 +109,10 @@ def _ingest(cfg: dict[str, Any]) -> int:
         raise typer.Exit(1) from exc
     for problem in result.problems:
         log(f"skipped {problem.file}: {problem.problem} ({problem.detail})")
-    log(f"ingest: {len(result.documents)} documents read from {raw_dir}, {len(result.problems)} skipped")
+    log(
+        f"ingest: {len(result.documents)} documents from {raw_dir} ({result.reused} unchanged since the last run), "
+        f"{len(result.problems)} skipped"
+    )
     if result.problems:
         log(f"        skipped files are listed in {processed_dir / ERRORS_FILE}")
     if not result.documents:

@@ -6,6 +6,10 @@ row per file that was skipped, with the reason). Bad files never stop the batch.
 Every document keeps an offset map back to its source: a list of segments
 (text_start, source_start, length, exact) in characters of the decoded source
 file, so that a mention found in the plain text can point into the original.
+
+Incremental: a file whose size and modification time are unchanged since the
+last run (and read by the same code and [ingest] settings) keeps its row
+without being read again, so a growing archive costs one stat() per old file.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, ProcessingInst
 from charset_normalizer import from_bytes
 from markdown_it import MarkdownIt
 
-from pipeline.io import write_parquet_atomic, write_text_atomic
+from pipeline.io import write_json_atomic, write_parquet_atomic, write_text_atomic
 
 DOCUMENTS_FILE = "documents.parquet"
 ERRORS_FILE = "ingest_errors.csv"
+INGEST_STATE_FILE = "ingest_state.json"
 
 BLOCK_TAGS = {
     "p",
@@ -130,6 +135,8 @@ class Document:
     text: str
     n_chars: int
     offset_map: list[Segment] = field(default_factory=list)
+    source_size: int = 0
+    source_mtime_ns: int = 0
 
 
 @dataclass
@@ -403,7 +410,8 @@ def iter_input_files(raw_dir: Path, suffixes: Iterable[str]) -> Iterator[Path | 
 def read_document(path: Path, raw_dir: Path, config: dict[str, Any]) -> Document:
     """One file → Document; raises SkipFile with the reason when the file is unusable."""
     limit = int(config["max_file_mb"] * 1024 * 1024)
-    size = path.stat().st_size
+    stat = path.stat()
+    size = stat.st_size
     if size == 0:
         raise SkipFile("empty", "file has 0 bytes")
     if size > limit:
@@ -445,17 +453,43 @@ def read_document(path: Path, raw_dir: Path, config: dict[str, Any]) -> Document
         text=text,
         n_chars=len(text),
         offset_map=segments,
+        source_size=size,
+        source_mtime_ns=stat.st_mtime_ns,
     )
+
+
+def reader_key(config: dict[str, Any]) -> str:
+    """Identity of everything that decides a file's document row: this code and [ingest]."""
+    from importlib import resources
+
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    digest.update(resources.files("pipeline").joinpath("ingest.py").read_bytes())
+    return digest.hexdigest()
+
+
+def unchanged_document(path: Path, raw_dir: Path, known: dict[str, dict[str, Any]]) -> Document | None:
+    """The last run's document for `path` when the file's size and mtime are unchanged."""
+    relative = str(path.relative_to(raw_dir)) if path.is_relative_to(raw_dir) else str(path)
+    row = known.get(relative)
+    if row is None:
+        return None
+    stat = path.stat()
+    if (row["source_size"], row["source_mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
+        return None
+    return Document(**{**row, "offset_map": load_offset_map(row["offset_map"])})
 
 
 @dataclass
 class IngestResult:
     documents: list[Document]
     problems: list[IngestProblem]
+    reused: int = 0
 
 
-def ingest_files(raw_dir: Path, config: dict[str, Any]) -> IngestResult:
-    """Pure part of the stage: read every file, never raise for a bad one."""
+def ingest_files(raw_dir: Path, config: dict[str, Any], known: dict[str, dict[str, Any]] | None = None) -> IngestResult:
+    """Pure part of the stage: read every file, never raise for a bad one. `known`:
+    the last run's document rows by source path, reused for unchanged files."""
+    reused = 0
     documents: list[Document] = []
     problems: list[IngestProblem] = []
     seen_hashes: dict[str, str] = {}
@@ -465,7 +499,11 @@ def ingest_files(raw_dir: Path, config: dict[str, Any]) -> IngestResult:
             problems.append(item)
             continue
         try:
-            document = read_document(item, raw_dir, config)
+            document = unchanged_document(item, raw_dir, known) if known else None
+            if document is None:
+                document = read_document(item, raw_dir, config)
+            else:
+                reused += 1
         except SkipFile as skip:
             problems.append(IngestProblem(str(item), skip.problem, skip.detail))
             continue
@@ -491,7 +529,7 @@ def ingest_files(raw_dir: Path, config: dict[str, Any]) -> IngestResult:
         seen_hashes[document.content_hash] = document.source_path
         seen_ids[document.doc_id] = document.source_path
         documents.append(document)
-    return IngestResult(documents, problems)
+    return IngestResult(documents, problems, reused)
 
 
 def documents_frame(documents: list[Document]) -> pd.DataFrame:
@@ -514,8 +552,24 @@ def run_ingest(raw_dir: Path, processed_dir: Path, config: dict[str, Any]) -> In
     """Stage entry point: read `raw_dir`, write documents and errors to `processed_dir`."""
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"input folder {raw_dir} does not exist")
-    result = ingest_files(raw_dir, config)
+    key = reader_key(config)
+    result = ingest_files(raw_dir, config, _known_documents(processed_dir, key))
     write_parquet_atomic(processed_dir / DOCUMENTS_FILE, documents_frame(result.documents))
+    write_json_atomic(processed_dir / INGEST_STATE_FILE, {"reader": key})
     errors = pd.DataFrame([asdict(p) for p in result.problems], columns=["file", "problem", "detail"])
     write_text_atomic(processed_dir / ERRORS_FILE, errors.to_csv(index=False))
     return result
+
+
+def _known_documents(processed_dir: Path, key: str) -> dict[str, dict[str, Any]] | None:
+    """Rows of the last run by source path, when it was read the same way."""
+    state_path, documents_path = processed_dir / INGEST_STATE_FILE, processed_dir / DOCUMENTS_FILE
+    try:
+        if json.loads(state_path.read_text(encoding="utf-8")).get("reader") != key:
+            return None
+        previous = pd.read_parquet(documents_path)
+    except (OSError, ValueError, AttributeError):
+        return None  # no usable state: read everything
+    if list(previous.columns) != list(Document.__dataclass_fields__):
+        return None
+    return {row["source_path"]: row for row in previous.to_dict("records")}

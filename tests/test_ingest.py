@@ -124,3 +124,33 @@ def test_german_windows_1252_stays_western(ingest_config):
     text = "Größere Förderung für Bürgerinnen: Straßenfest am Rhein, «Café» geöffnet."
     decoded, encoding = decode_bytes(text.encode("cp1252"), ingest_config["candidate_encodings"])
     assert decoded == text, encoding
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path, ingest_config):
+    """A second run reuses every unchanged file's row (same bytes out); an edited file,
+    a new file and changed [ingest] settings are read again."""
+    from pipeline.ingest import run_ingest
+
+    raw, processed = tmp_path / "raw", tmp_path / "processed"
+    raw.mkdir()
+    for n in range(3):
+        (raw / f"meldung-{n}.txt").write_text(f"Meldung {n}\n\nHagen, 3. März 2025 – Text {n}.", encoding="utf-8")
+    first = run_ingest(raw, processed, ingest_config)
+    before = (processed / DOCUMENTS_FILE).read_bytes()
+    assert first.reused == 0 and len(first.documents) == 3
+
+    again = run_ingest(raw, processed, ingest_config)
+    assert again.reused == 3
+    assert (processed / DOCUMENTS_FILE).read_bytes() == before
+
+    edited = raw / "meldung-1.txt"
+    edited.write_text("Meldung 1\n\nHerne, 4. März 2025 – Ganz anderer Text.", encoding="utf-8")
+    os.utime(edited, ns=(edited.stat().st_atime_ns, edited.stat().st_mtime_ns + 1_000_000_000))
+    (raw / "meldung-9.txt").write_text("Neu\n\nBochum, 5. März 2025 – Neu.", encoding="utf-8")
+    third = run_ingest(raw, processed, ingest_config)
+    assert third.reused == 2 and len(third.documents) == 4
+    documents = pd.read_parquet(processed / DOCUMENTS_FILE).set_index("doc_id")
+    assert "Ganz anderer Text" in documents.loc["meldung-1", "text"]
+
+    changed = {**ingest_config, "min_printable_ratio": 0.9}
+    assert run_ingest(raw, processed, changed).reused == 0
