@@ -191,7 +191,7 @@ def _workbook(job: Any) -> None:
 
 @timed
 def _report(cfg: dict[str, Any]) -> None:
-    from pipeline.report import DISCREPANCIES_HTML, run_report
+    from pipeline.report import DISCREPANCIES_CSV, DISCREPANCIES_HTML, run_report
     from pipeline.resolve import DECISION_STATUS_FILE
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
@@ -205,8 +205,16 @@ def _report(cfg: dict[str, Any]) -> None:
         f"report: {len(open_items)} open and {len(discrepancies) - len(open_items)} decided discrepancies "
         f"→ {processed_dir / DISCREPANCIES_HTML}"
     )
-    for row in open_items.itertuples(index=False):
+    limit = cfg["report"]["log_open_limit"]
+    for row in open_items.head(limit).itertuples(index=False):
         log(f"        {row.kind:<16} {row.entity_id or '-':<13} {row.canonical_name}")
+    if len(open_items) > limit:
+        kinds = open_items["kind"].value_counts().to_dict()
+        log(
+            f"        … and {len(open_items) - limit} more ("
+            + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+            + f" in all) in {processed_dir / DISCREPANCIES_CSV}"
+        )
     import pandas as pd
 
     statuses = pd.read_parquet(processed_dir / DECISION_STATUS_FILE)

@@ -56,6 +56,7 @@ COLUMNS = [
     "canonical_name",
 ]
 STOP_WORDS = STOP_ROLE_WORDS | {"mit"}
+WORD = re.compile(r"\w+")
 DATE_IN_TEXT = re.compile(
     rf"\b(\d{{1,2}})\.\s*(?:({'|'.join(GERMAN_MONTHS)})|(\d{{1,2}})\.)\s*(\d{{4}})\b", re.IGNORECASE
 )
@@ -148,7 +149,29 @@ def classify(entity: Any, surfaces: list[Surface]) -> dict[str, Any] | None:
 
 
 def _content_words(values: list[str]) -> set[str]:
-    return {w.lower() for v in values for w in re.findall(r"\w+", v) if w.lower() not in STOP_WORDS and len(w) > 2}
+    return {w.lower() for v in values for w in WORD.findall(v) if w.lower() not in STOP_WORDS and len(w) > 2}
+
+
+def first_disjoint_pair(words: dict[str, set[str]]) -> tuple[str, str] | None:
+    """The first pair of documents (in key order) whose word sets share nothing.
+    An inverted index keeps this near-linear for a person named in thousands of
+    documents, where comparing every pair would not finish."""
+    docs = list(words)
+    postings: dict[str, set[str]] = defaultdict(set)
+    for doc, doc_words in words.items():
+        for word in doc_words:
+            postings[word].add(doc)
+    for index, a in enumerate(docs):
+        sharing: set[str] = set()
+        for word in words[a]:
+            sharing |= postings[word]
+            if len(sharing) == len(docs):
+                break
+        if len(sharing) < len(docs):
+            b = next((b for b in docs[index + 1 :] if b not in sharing), None)
+            if b is not None:
+                return a, b
+    return None
 
 
 def fact_conflicts(facts: pd.DataFrame, entities: pd.DataFrame) -> list[dict[str, Any]]:
@@ -157,15 +180,9 @@ def fact_conflicts(facts: pd.DataFrame, entities: pd.DataFrame) -> list[dict[str
     names = dict(zip(entities["entity_id"], entities["canonical_name"], strict=True))
     for (entity_id, fact), group in facts.groupby(["entity_id", "fact"], sort=True):
         by_doc = {doc: list(g["value"]) for doc, g in group.groupby("doc_id", sort=True)}
-        docs = list(by_doc)
-        clashes = [
-            (a, b)
-            for i, a in enumerate(docs)
-            for b in docs[i + 1 :]
-            if not (_content_words(by_doc[a]) & _content_words(by_doc[b]))
-        ]
-        if clashes:
-            a, b = clashes[0]
+        clash = first_disjoint_pair({doc: _content_words(values) for doc, values in by_doc.items()})
+        if clash is not None:
+            a, b = clash
             conflicts.append(
                 {
                     "entity_id": entity_id,

@@ -165,10 +165,16 @@ def normalise_mentions(mentions: pd.DataFrame, gaz: Gazetteers) -> pd.DataFrame:
         ("given", ()),
         ("surname", ""),
     ):
-        entity_mentions[column] = [v.get(column, default) for v in values]
-    entity_mentions["parsed_titles"] = [v.get("titles", ()) for v in values]
-    entity_mentions["parsed_roles"] = [v.get("roles", ()) for v in values]
+        entity_mentions[column] = _objects([v.get(column, default) for v in values], entity_mentions.index)
+    entity_mentions["parsed_titles"] = _objects([v.get("titles", ()) for v in values], entity_mentions.index)
+    entity_mentions["parsed_roles"] = _objects([v.get("roles", ()) for v in values], entity_mentions.index)
     return entity_mentions
+
+
+def _objects(values: list[Any], index: pd.Index) -> pd.Series:
+    """A column of plain Python values: pandas 3 would store text Arrow-backed,
+    and the row-by-row passes below read it several times more slowly."""
+    return pd.Series(values, index=index, dtype=object)
 
 
 def assign_nodes(entity_mentions: pd.DataFrame) -> pd.Series:
@@ -188,7 +194,7 @@ def assign_nodes(entity_mentions: pd.DataFrame) -> pd.Series:
         for index, key in zip(group.index, group["key"], strict=True):
             if any(other != key and other.startswith(key + " ") for other in keys):
                 nodes[index] = f"ORG|{doc_id}|{key}"
-    return nodes
+    return nodes.astype(object)
 
 
 def build_forms(entity_mentions: pd.DataFrame) -> dict[str, Form]:

@@ -125,3 +125,15 @@ def test_review_notebook_executes(sample_run):
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "people" in text and "encoding" in text
+
+
+def test_the_log_lists_open_discrepancies_up_to_the_configured_limit(sample_run, tmp_path):
+    import shutil
+
+    shutil.copytree(sample_run, tmp_path / "processed")
+    config = write_run_config(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8") + "[report]\nlog_open_limit = 1\n", encoding="utf-8")
+    output = run_cli(["report", "--config", str(config)])
+    listed = [line for line in output.splitlines() if line.startswith("        typo") or "encoding  " in line]
+    assert len(listed) == 1
+    assert "… and 1 more (encoding 1, typo 1 in all)" in output
