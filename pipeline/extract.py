@@ -7,8 +7,6 @@ with nlp.pipe, writes `mentions.parquet` (one row per mention) and
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
 import re
@@ -28,7 +26,7 @@ from spacy.tokens import Doc, Span
 from tqdm import tqdm
 
 from pipeline.ingest import DOCUMENTS_FILE, load_offset_map, source_span
-from pipeline.io import read_parquet, write_json_atomic, write_parquet_atomic
+from pipeline.io import code_key, read_parquet, write_json_atomic, write_parquet_atomic
 from pipeline.model import ModelInfo, load_pipeline, model_info
 from pipeline.normalize import fold_din
 from pipeline.rules import CONTACTS_KEY, NESTED_KEY, add_rule_layer
@@ -264,15 +262,32 @@ def extract_mentions(
     more time deserialising than the rule layer costs the workers. At most two
     batches per worker are in flight, so memory stays flat in corpus size.
     """
-    global _worker_nlp
     batches = document_batches(documents, batch_size, max_chunk_chars)
-    bar = tqdm(total=len(documents), unit="doc", desc="extract", disable=not progress)
-    if n_process <= 1:
-        for batch in batches:
-            yield from extract_batch(nlp, batch, batch_size, max_chunk_chars)
-            bar.update(len(batch))
-        bar.close()
-        return
+    with tqdm(total=len(documents), unit="doc", desc="extract", disable=not progress) as bar:
+        if n_process <= 1:
+            for batch in batches:
+                yield from extract_batch(nlp, batch, batch_size, max_chunk_chars)
+                bar.update(len(batch))
+        else:
+            for rows, size in _in_workers(
+                nlp, batches, n_process, batch_size, max_chunk_chars, model_config, info, start_method
+            ):
+                yield from rows
+                bar.update(size)
+
+
+def _in_workers(
+    nlp: Language,
+    batches: Iterator[list[DocumentRecord]],
+    n_process: int,
+    batch_size: int,
+    max_chunk_chars: int,
+    model_config: dict[str, Any] | None,
+    info: ModelInfo | None,
+    start_method: str | None,
+) -> Iterator[tuple[list[tuple[Any, ...]], int]]:
+    """(rows, number of documents) of each batch, in order, from a pool of workers."""
+    global _worker_nlp
     # fork where it is safe (Linux): workers inherit the loaded pipeline for free.
     start_method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
     if start_method != "fork" and (model_config is None or info is None):
@@ -288,12 +303,10 @@ def extract_mentions(
             in_flight.append((pool.submit(_worker_batch, batch, batch_size, max_chunk_chars), len(batch)))
             if len(in_flight) >= 2 * n_process:
                 future, size = in_flight.popleft()
-                yield from future.result()
-                bar.update(size)
+                yield future.result(), size
         while in_flight:
             future, size = in_flight.popleft()
-            yield from future.result()
-            bar.update(size)
+            yield future.result(), size
     except BaseException:
         # Ctrl-C or a failed batch: drop the queued batches instead of finishing them.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -302,7 +315,6 @@ def extract_mentions(
         pool.shutdown()
     finally:
         _worker_nlp = None
-        bar.close()
 
 
 INT_COLUMNS = ("start", "end", "source_start", "source_end")
@@ -326,15 +338,9 @@ def worker_processes(configured: int, n_documents: int) -> int:
 
 def extractor_key(info: ModelInfo) -> str:
     """Identity of everything that decides a document's mentions: the model and the rule layer."""
-    from importlib import resources
-
-    digest = hashlib.sha256(json.dumps([info.name, info.version, info.data_hash]).encode())
-    package = resources.files("pipeline")
-    for name in ("rules.py", "gazetteers.py", "extract.py"):
-        digest.update(package.joinpath(name).read_bytes())
-    for item in sorted(package.joinpath("resources").iterdir(), key=lambda p: p.name):
-        digest.update(item.read_bytes())
-    return digest.hexdigest()
+    return code_key(
+        [info.name, info.version, info.data_hash], ["rules.py", "gazetteers.py", "extract.py"], ["resources"]
+    )
 
 
 def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -> tuple[pd.DataFrame, ModelInfo]:

@@ -30,7 +30,7 @@ from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, ProcessingInst
 from charset_normalizer import from_bytes
 from markdown_it import MarkdownIt
 
-from pipeline.io import write_json_atomic, write_parquet_atomic, write_text_atomic
+from pipeline.io import code_key, write_json_atomic, write_parquet_atomic, write_text_atomic
 
 DOCUMENTS_FILE = "documents.parquet"
 ERRORS_FILE = "ingest_errors.csv"
@@ -460,11 +460,7 @@ def read_document(path: Path, raw_dir: Path, config: dict[str, Any]) -> Document
 
 def reader_key(config: dict[str, Any]) -> str:
     """Identity of everything that decides a file's document row: this code and [ingest]."""
-    from importlib import resources
-
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
-    digest.update(resources.files("pipeline").joinpath("ingest.py").read_bytes())
-    return digest.hexdigest()
+    return code_key(config, ["ingest.py"])
 
 
 def unchanged_document(path: Path, raw_dir: Path, known: dict[str, dict[str, Any]]) -> Document | None:

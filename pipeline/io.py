@@ -6,10 +6,12 @@ A crash or Ctrl-C mid-write therefore leaves the previous version of a file inta
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,3 +60,16 @@ def read_parquet(path: Path, stage_hint: str) -> pd.DataFrame:
     # pandas 3 reads text as Arrow-backed strings; the stages walk their values one
     # by one, which is several times faster over plain Python strings.
     return frame.astype({c: object for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)})
+
+
+def code_key(settings: Any, files: Iterable[str], folders: Iterable[str] = ()) -> str:
+    """Hash of `settings` and of the named files and folders of the pipeline package:
+    what decides a stage's output, so that a later run knows which results it may reuse."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    package = resources.files("pipeline")
+    for name in files:
+        digest.update(package.joinpath(name).read_bytes())
+    for folder in folders:
+        for item in sorted(package.joinpath(folder).iterdir(), key=lambda p: p.name):
+            digest.update(item.read_bytes())
+    return digest.hexdigest()
