@@ -191,8 +191,8 @@ def _workbook(job: Any) -> None:
 
 @timed
 def _report(cfg: dict[str, Any]) -> None:
-    from pipeline.report import DISCREPANCIES_CSV, DISCREPANCIES_HTML, run_report
     from pipeline.resolve import DECISION_STATUS_FILE
+    from pipeline.review.report import DISCREPANCIES_CSV, DISCREPANCIES_HTML, run_report
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
     try:
@@ -336,7 +336,7 @@ NoteOption = Annotated[str, typer.Option("--note", help="Why, in a few words.")]
 def _record(cfg: dict[str, Any], reviewer: str | None, **fields: str) -> None:
     import os
 
-    from pipeline.decisions import Decision, append_decision
+    from pipeline.review.decisions import Decision, append_decision
 
     path = Path(cfg["paths"]["decisions_file"])
     decision = Decision(decision_id="", reviewer=reviewer or os.environ.get("USER", ""), **fields)
@@ -371,7 +371,7 @@ def review_list(config: ConfigOption = None) -> None:
     """Show the open discrepancies of the last run."""
     import pandas as pd
 
-    from pipeline.report import DISCREPANCIES_CSV
+    from pipeline.review.report import DISCREPANCIES_CSV
 
     cfg = _config(config)
     path = Path(cfg["paths"]["processed_dir"]) / DISCREPANCIES_CSV

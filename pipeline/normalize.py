@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 
 import cologne_phonetics
 import ftfy
@@ -48,6 +49,13 @@ SURNAME_PARTICLES = {
     "le",
     "ter",
     "ten",
+    "al",
+    "el",
+    "ibn",
+    "bin",
+    "ben",
+    "abu",
+    "du",
 }
 LEADING_WORDS = {"der", "die", "das", "des", "dem", "den", "vom", "von", "im", "am", "zum", "zur", "beim"}
 QUOTES = "„“”\"»«‚‘’'"
@@ -56,9 +64,11 @@ LEGAL_FORM_SPELLINGS = [
     (re.compile(r"\bg\s*GmbH\b"), "gGmbH"),
     (re.compile(r"\bGmbH\s*&\s*Co\.?\s*KG\b"), "GmbH & Co. KG"),
 ]
+LEGAL_FORMS = {"e.V.", "gGmbH", "GmbH", "GmbH & Co. KG", "AG", "KG", "mbH", "eG", "gUG", "UG"}
 ADJECTIVE_ENDINGS = ("en", "em", "er", "es", "e")
 NOMINATIVE_ENDING = {"m": "er", "f": "e", "n": "es"}
 WORD = re.compile(r"\S+")
+DASHES = str.maketrans({"–": "-", "—": "-", "‐": "-", "‑": "-"})
 
 
 def repair_encoding(text: str) -> tuple[str, str]:
@@ -188,7 +198,7 @@ def parse_person(text: str, gaz: Gazetteers | None = None) -> PersonName:
         index += 1
     name_words = words[index:]
     surname_start = len(name_words) - 1
-    while surname_start > 1 and name_words[surname_start - 1].lower() in SURNAME_PARTICLES:
+    while surname_start > 0 and name_words[surname_start - 1].lower() in SURNAME_PARTICLES:
         surname_start -= 1
     surname = " ".join(name_words[surname_start:])
     given = tuple(name_words[:surname_start])
@@ -261,7 +271,8 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
     result = list(words)
     for i in range(head):
         word = words[i]
-        if not word[:1].isupper() or word in gaz.places or not word.isalpha() or gaz.is_place_adjective(word):
+        letters = word.replace("-", "").replace("–", "")
+        if not word[:1].isupper() or word in gaz.places or not letters.isalpha() or gaz.is_place_adjective(word):
             continue  # place adjectives do not inflect: "Hagener Verein", "Hagener Stadt"
         for suffix in ADJECTIVE_ENDINGS:
             if word.endswith(suffix) and len(word) - len(suffix) >= 4:
@@ -281,10 +292,35 @@ def normalize_org(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     # leading articles and lower-case attributes ("vom städtischen …") are not part of the name
     while len(words) > 1 and (words[0].lower() in LEADING_WORDS or words[0][:1].islower()):
         words = words[1:]
-    words = _nominative_adjectives(words, gaz)
+    words = _nominative_adjectives([_nominative_noun(w, gaz) for w in words], gaz)
     display = " ".join(words)
+    # abbreviations inside longer names are expanded in the key ("VHS Oberhausen", "Landes NRW")
     expanded = [
-        gaz.abbreviations[w][0] if w in gaz.abbreviations and gaz.abbreviations[w][1] == "LOC" else w for w in words
+        gaz.abbreviations[w][0]
+        if w in gaz.abbreviations and (gaz.abbreviations[w][1] == "LOC" or len(words) > 1)
+        else w
+        for w in words
     ]
-    key = fold_din(" ".join(expanded))
+    key = fold_din(" ".join(w for w in expanded if w not in LEGAL_FORMS)).translate(DASHES) or fold_din(display)
     return display, key
+
+
+def _nominative_noun(word: str, gaz: Gazetteers) -> str:
+    """ "Integrationszentrums" → "Integrationszentrum", "Kreises" → "Kreis": a genitive
+    -s/-es on a noun the lexicon knows without it."""
+    if len(word) < 5 or not word[:1].isupper() or word in gaz.noun_genus or word in gaz.places:
+        return word
+    for ending in ("es", "s"):
+        stem = word[: -len(ending)]
+        if word.endswith(ending) and (
+            stem in gaz.noun_genus or stem in local_institution_words() or gaz.is_org_word(stem)
+        ):
+            return stem
+    return word
+
+
+@cache
+def local_institution_words() -> frozenset[str]:
+    """Head words of bodies every city has its own of (resources/local_institutions.txt)."""
+    text = resources.files("pipeline").joinpath("resources", "local_institutions.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))

@@ -3,8 +3,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import load_config
-from pipeline.decisions import Decision, append_decision, read_decisions
 from pipeline.resolve import REGISTRY_COLUMNS, resolve
+from pipeline.review.decisions import Decision, append_decision, read_decisions
 from tests.test_resolve import SPEAKER, documents, entity_of, mentions, row
 
 SETTINGS = load_config()["resolve"]
@@ -61,7 +61,7 @@ def test_decisions_are_applied_and_stale_ones_reported():
     assert entity_of(second, "c", "Katja Wellmann") != wellmann
     assert entity_of(second, "b", "Kreisstadt Unna") == unna
     statuses = dict(zip(second["decision_statuses"]["decision_id"], second["decision_statuses"]["status"], strict=True))
-    assert statuses == {"1": "applied", "2": "applied", "3": "applied", "4": "no longer matches"}
+    assert statuses == {"1": "applied", "2": "applied", "3": "applied", "4": "stale"}
     # decisions keep applying when new documents arrive
     grown = rows + [("d", "Jonas B. Kröger", "PER", "Jonas B. Kröger lobte den Fachtag.", "")]
     third = resolve(mentions(grown), documents("a", "b", "c", "d"), second["registry"], SETTINGS, decisions=decisions)

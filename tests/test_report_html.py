@@ -6,7 +6,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from pipeline.report import COLUMNS, render_html
+from pipeline.review.report import COLUMNS, render_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [

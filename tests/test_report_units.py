@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.report import first_disjoint_pair
+from pipeline.review.report import first_disjoint_pair
 
 
 @given(

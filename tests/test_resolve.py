@@ -127,22 +127,39 @@ def test_damaged_and_folded_forms_yield_the_repaired_name():
     assert row(result, entity)["canonical_status"] == "repaired"
 
 
-def test_surname_links_only_inside_its_document():
-    result = resolve(
-        mentions(
-            [
-                ("a", "Katja Wellmann", "PER", "Oberbürgermeisterin Katja Wellmann eröffnete.", ""),
-                ("a", "Wellmann", "PER", "OB Wellmann dankte allen.", ""),
-                ("b", "Wellmann", "PER", "Herr Wellmann vom Bauamt widersprach.", ""),
-            ]
-        ),
-        documents("a", "b"),
-        empty_registry(),
-        SETTINGS,
-    )
+def test_a_surname_alone_joins_the_one_person_of_that_name():
+    rows = [
+        ("a", "Katja Wellmann", "PER", "Oberbürgermeisterin Katja Wellmann eröffnete.", "Oberbürgermeisterin"),
+        ("a", "Wellmann", "PER", "OB Wellmann dankte allen.", ""),
+        ("b", "Wellmann", "PER", "Wellmann lobte den Fachtag.", ""),
+        ("b", "Wellmanns", "PER", "Wellmanns Rede war kurz.", ""),
+    ]
+    result = resolve(mentions(rows), documents("a", "b"), empty_registry(), SETTINGS)
+    katja = entity_of(result, "a", "Katja Wellmann")
+    assert entity_of(result, "a", "Wellmann") == katja
+    # document b never names her in full, but the corpus knows one Wellmann
+    assert entity_of(result, "b", "Wellmann") == katja == entity_of(result, "b", "Wellmanns")
+    assert row(result, katja)["canonical_name"] == "Katja Wellmann"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("b", "Wellmann", "PER", "Herr Wellmann vom Bauamt widersprach.", "Herr"),  # a man: not Katja
+        ("c", "Jens Wellmann", "PER", "Jens Wellmann leitet das Bauamt.", ""),  # two Wellmanns in the corpus
+    ],
+)
+def test_a_surname_alone_stays_apart_when_the_texts_do_not_say_who(other):
+    rows = [
+        ("a", "Katja Wellmann", "PER", "Oberbürgermeisterin Katja Wellmann eröffnete.", "Oberbürgermeisterin"),
+        ("a", "Wellmann", "PER", "OB Wellmann dankte allen.", ""),
+        ("b", "Wellmann", "PER", "Herr Wellmann vom Bauamt widersprach.", other[4] if other[0] == "b" else ""),
+    ]
+    if other[0] == "c":
+        rows.append(other)
+    result = resolve(mentions(rows), documents("a", "b", "c"), empty_registry(), SETTINGS)
     assert entity_of(result, "a", "Wellmann") == entity_of(result, "a", "Katja Wellmann")
     assert entity_of(result, "b", "Wellmann") != entity_of(result, "a", "Katja Wellmann")
-    assert row(result, entity_of(result, "a", "Katja Wellmann"))["canonical_name"] == "Katja Wellmann"
 
 
 def test_places_and_organisations_resolve_their_forms():

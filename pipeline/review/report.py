@@ -36,7 +36,8 @@ from pipeline.extract import MENTIONS_FILE
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
 from pipeline.io import read_parquet, write_text_atomic
 from pipeline.normalize import fold_din, fold_plain, is_ascii_folding_of
-from pipeline.resolve import ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE, STOP_ROLE_WORDS
+from pipeline.resolve import ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
+from pipeline.resolve.pairs import STOP_ROLE_WORDS
 
 DISCREPANCIES_CSV = "discrepancies.csv"
 DISCREPANCIES_HTML = "discrepancies.html"

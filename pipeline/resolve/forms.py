@@ -1,0 +1,294 @@
+"""Mentions → form nodes: every distinct normalised surface of one type, with its scope.
+
+A node is `TYPE|key` (one name across the corpus) or `TYPE|scope|key` where a
+name only means something inside a scope:
+- a surname alone, or a short organisation name whose long form is in the same
+  text, is local to its document (scope `doc:<doc_id>`);
+- a generic name of a municipal body ("Kommunales Integrationszentrum",
+  "Integrationsrat", "Jobcenter") names a different body in every city, so it is
+  local to the city the document comes from (scope `city:<city>`), or to its
+  document when that city is unknown. It is never merged across cities by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pipeline.gazetteers import Gazetteers
+from pipeline.normalize import (
+    fold_din,
+    local_institution_words,
+    normalize_org,
+    normalize_place,
+    parse_person,
+    person_key,
+)
+
+ENTITY_TYPES = ("PER", "LOC", "ORG")
+SCOPE_SEPARATOR = "|"
+PLACE_CONNECTORS = {"der", "des", "stadt", "kreisstadt", "kreis", "kreises", "im", "in", "für", "fuer"}
+ISSUER_PLACE = re.compile(r"(?:Stadt|Kreisstadt|Gemeinde|Kreis|Stadtverwaltung|Kreisverwaltung)\s+(.+)$")
+
+
+def node_scope(node: str) -> str:
+    """ "doc:x" or "city:y" for scoped nodes, "" for corpus-wide ones."""
+    parts = node.split(SCOPE_SEPARATOR)
+    return parts[1] if len(parts) == 3 else ""
+
+
+def scoped_node(type_: str, scope: str, key: str) -> str:
+    return SCOPE_SEPARATOR.join((type_, scope.replace(SCOPE_SEPARATOR, "¦"), key.replace(SCOPE_SEPARATOR, "¦")))
+
+
+def doc_scope(doc_id: str) -> str:
+    return f"doc:{doc_id}"
+
+
+@dataclass
+class Form:
+    """One distinct normalised surface of one type in one scope (all its mentions share it)."""
+
+    node: str
+    type: str
+    display: str  # the first display seen; `displays` counts them all
+    key: str
+    rule: str = ""
+    repaired: str = ""
+    given: tuple[str, ...] = ()
+    surname: str = ""
+    city: str = ""  # for a generic organisation: the city it belongs to (display form)
+    titles: set[str] = field(default_factory=set)
+    roles: set[str] = field(default_factory=set)
+    surfaces: Counter = field(default_factory=Counter)
+    displays: Counter = field(default_factory=Counter)
+    repaired_displays: set[str] = field(default_factory=set)
+    docs: set[str] = field(default_factory=set)
+    n_mentions: int = 0
+
+    @property
+    def scope(self) -> str:
+        return node_scope(self.node)
+
+
+def _normalise(label: str, text: str, gaz: Gazetteers) -> dict[str, Any]:
+    if label == "PER":
+        name = parse_person(text, gaz)
+        return {
+            "display": name.display,
+            "key": person_key(name),
+            "rule": "surname only" if name.is_surname_only else "",
+            "repaired": name.repaired,
+            "given": name.given,
+            "surname": name.surname,
+            "titles": name.titles,
+            "roles": name.roles,
+        }
+    if label == "LOC":
+        base, rule = normalize_place(text, gaz)
+        return {"display": base, "key": fold_din(base), "rule": rule, "repaired": "repair" if rule == "repair" else ""}
+    display, key = normalize_org(text, gaz)
+    if display in gaz.abbreviations and gaz.abbreviations[display][1] == "ORG":
+        key = fold_din(gaz.abbreviations[display][0])
+    return {"display": display, "key": key, "rule": "", "repaired": ""}
+
+
+def _objects(values: list[Any], index: pd.Index) -> pd.Series:
+    """A column of plain Python values: pandas 3 would store text Arrow-backed,
+    and the row-by-row passes below read it several times more slowly."""
+    return pd.Series(values, index=index, dtype=object)
+
+
+def normalise_mentions(mentions: pd.DataFrame, gaz: Gazetteers) -> pd.DataFrame:
+    """PER/LOC/ORG mentions with their normalised columns added; each distinct
+    (label, text) is normalised once. The extractor's own `titles`/`roles` are
+    kept as `mention_titles`/`mention_roles`."""
+    entity_mentions = mentions[mentions["label"].isin(ENTITY_TYPES)].rename(
+        columns={"titles": "mention_titles", "roles": "mention_roles"}
+    )
+    distinct = entity_mentions[["label", "text"]].drop_duplicates()
+    normalised = {(r.label, r.text): _normalise(r.label, r.text, gaz) for r in distinct.itertuples(index=False)}
+    values = [normalised[pair] for pair in zip(entity_mentions["label"], entity_mentions["text"], strict=True)]
+    for column, default in (
+        ("display", ""),
+        ("key", ""),
+        ("rule", ""),
+        ("repaired", ""),
+        ("given", ()),
+        ("surname", ""),
+    ):
+        entity_mentions[column] = _objects([v.get(column, default) for v in values], entity_mentions.index)
+    entity_mentions["parsed_titles"] = _objects([v.get("titles", ()) for v in values], entity_mentions.index)
+    entity_mentions["parsed_roles"] = _objects([v.get("roles", ()) for v in values], entity_mentions.index)
+    return entity_mentions
+
+
+def _place_words(display: str, gaz: Gazetteers) -> list[str]:
+    words = display.replace("-", " ").split()
+    return [w for w in words if normalize_place(w.rstrip(","), gaz)[0] in gaz.places]
+
+
+def is_generic_org(display: str, gaz: Gazetteers) -> bool:
+    """A name every city has its own of: its head is a municipal body and it names no
+    place ("Kommunales Integrationszentrum", "Fachbereich Jugend", "Integrationsrat")."""
+    words = display.split()
+    if not words or _place_words(display, gaz):
+        return False
+    heads = local_institution_words()
+    for word in words:
+        bare = word.strip(".,")
+        if bare in heads or bare.removesuffix("s") in heads or bare.removesuffix("es") in heads:
+            return True
+    return False
+
+
+def city_of_issuer(issuer: str, gaz: Gazetteers) -> str:
+    """ "Pressestelle der Stadt Herne" → "Herne"; "Kreis Unna" → "Kreis Unna"; "" if none."""
+    match = ISSUER_PLACE.search(issuer or "")
+    if not match:
+        return ""
+    place = match.group(1).strip()
+    if normalize_place(place, gaz)[0] not in gaz.places:
+        return ""
+    return f"Kreis {place}" if re.search(r"\bKreis(?:verwaltung)?\s", match.group(0)) else place
+
+
+def document_cities(documents: pd.DataFrame, entity_mentions: pd.DataFrame, gaz: Gazetteers) -> dict[str, str]:
+    """doc_id → the city the document comes from: its issuer ("Stadt X", ingest's
+    `issuer_city`), else the one German municipality it names most often."""
+    cities: dict[str, str] = {}
+    columns = set(documents.columns)
+    for row in documents.itertuples(index=False):
+        city = getattr(row, "issuer_city", "") if "issuer_city" in columns else ""
+        city = city or city_of_issuer(getattr(row, "issuer", "") if "issuer" in columns else "", gaz)
+        if city:
+            cities[row.doc_id] = city
+    places = entity_mentions[(entity_mentions["label"] == "LOC") & ~entity_mentions["doc_id"].isin(cities)]
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for doc_id, display in zip(places["doc_id"], places["display"], strict=True):
+        if display in gaz.german_municipalities:
+            counts[doc_id][display] += 1
+    for doc_id, counter in counts.items():
+        ranked = counter.most_common(2)
+        if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
+            cities[doc_id] = ranked[0][0]
+    return cities
+
+
+def _initials(display: str) -> set[str]:
+    """ "KI" for "Kommunales Integrationszentrum"; "" when under two capitalised words."""
+    initials = "".join(w[0] for w in re.split(r"[\s\-–]+", display) if w[:1].isupper())
+    return {initials} if len(initials) >= 2 else set()
+
+
+def acronym_of(short: str, long_display: str) -> bool:
+    """ "KI" of "Kommunales Integrationszentrum": the initials of the long form's words."""
+    if not (2 <= len(short) <= 10 and short.isupper() and short.isalpha()):
+        return False
+    return short in _initials(long_display)
+
+
+def assign_nodes(entity_mentions: pd.DataFrame, cities: dict[str, str], gaz: Gazetteers) -> tuple[pd.Series, dict]:
+    """Node per mention (see module docstring), and city scope → the city's display name."""
+    nodes = (entity_mentions["label"] + SCOPE_SEPARATOR + entity_mentions["key"]).astype(object)
+    is_surname = (entity_mentions["label"] == "PER") & (entity_mentions["rule"] == "surname only")
+    for index in entity_mentions.index[is_surname]:
+        nodes[index] = scoped_node(
+            "PER", doc_scope(entity_mentions.at[index, "doc_id"]), entity_mentions.at[index, "key"]
+        )
+    city_names: dict[str, str] = {}
+    orgs = entity_mentions[entity_mentions["label"] == "ORG"]
+    generic = {
+        display: is_generic_org(display, gaz)
+        or (display in gaz.abbreviations and is_generic_org(gaz.abbreviations[display][0], gaz))
+        for display in set(orgs["display"])
+    }
+    generic_acronyms = {
+        acronym for display, is_generic in generic.items() if is_generic for acronym in _initials(display)
+    }
+    for doc_id, group in orgs.groupby("doc_id", sort=False):
+        keys = set(group["key"])
+        displays = set(group["display"])
+        for index, key, display in zip(group.index, group["key"], group["display"], strict=True):
+            has_long_form = any(other != key and other.startswith(key + " ") for other in keys) or any(
+                acronym_of(display, other) for other in displays
+            )
+            if has_long_form:
+                nodes[index] = scoped_node("ORG", doc_scope(doc_id), key)
+            elif generic[display] or display in generic_acronyms:
+                city = cities.get(doc_id, "")
+                scope = f"city:{fold_din(city)}" if city else doc_scope(doc_id)
+                city_names[scope] = city
+                nodes[index] = scoped_node("ORG", scope, key)
+    return nodes, city_names
+
+
+def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> dict[str, Form]:
+    forms: dict[str, Form] = {}
+    columns = [
+        "node",
+        "label",
+        "display",
+        "key",
+        "rule",
+        "repaired",
+        "given",
+        "surname",
+        "text",
+        "doc_id",
+        "parsed_titles",
+        "mention_titles",
+        "parsed_roles",
+        "mention_roles",
+    ]
+    for row in entity_mentions[columns].itertuples(index=False):
+        form = forms.get(row.node)
+        if form is None:
+            form = forms[row.node] = Form(
+                node=row.node,
+                type=row.label,
+                display=row.display,
+                key=row.key,
+                rule=row.rule,
+                repaired=row.repaired,
+                given=tuple(row.given),
+                surname=row.surname,
+                city=city_names.get(node_scope(row.node), ""),
+            )
+        form.surfaces[row.text] += 1
+        form.displays[row.display] += 1
+        if row.repaired:
+            form.repaired_displays.add(row.display)
+            form.repaired = form.repaired or row.repaired
+        form.docs.add(row.doc_id)
+        form.n_mentions += 1
+        form.titles.update(row.parsed_titles)
+        form.titles.update(t for t in str(row.mention_titles).split() if t)
+        form.roles.update(row.parsed_roles)
+        form.roles.update(r for r in str(row.mention_roles).split(" | ") if r)
+    return forms
+
+
+def place_stripped_key(display: str, gaz: Gazetteers) -> tuple[str, str]:
+    """("Integrationsrat", "Dortmund") for "Integrationsrat der Stadt Dortmund": the name
+    without its closing place and the connecting words, and the place; ("", "") when
+    the name does not end in a place."""
+    places = _place_words(display, gaz)
+    if not places:
+        return "", ""
+    words = display.split()
+    place = places[-1]
+    if place not in words[-1].replace("-", " ").split():
+        return "", ""
+    kept = words[:-1]
+    is_kreis = any(w.lower() in {"kreis", "kreises"} for w in kept[-2:])
+    while kept and kept[-1].lower() in PLACE_CONNECTORS:
+        kept.pop()
+    if not kept:
+        return "", ""
+    city = normalize_place(place, gaz)[0]
+    return " ".join(kept), (f"Kreis {city}" if is_kreis else city)

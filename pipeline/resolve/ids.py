@@ -1,0 +1,151 @@
+"""Stable entity IDs with a lineage that never expires.
+
+`data/entity_ids.csv` (the registry) remembers which ID each form node got when it
+was first seen; its rows are only ever appended, never rewritten. Every run gives
+each cluster the oldest ID among its nodes' IDs, with two rules that keep IDs
+unique and stable whatever happens to the clusters:
+- an ID goes to the cluster holding the nodes it was born with (the nodes
+  registered in the run that created it); a cluster that only borrowed nodes of it
+  later does not take it;
+- an ID whose birth nodes sit in a cluster that already took an older ID is an
+  alias of that cluster (listed in `merged_ids`): decisions on it still apply
+  there. When the evidence that merged them goes away, the clusters part and
+  each takes its own ID back.
+A new cluster gets a hash of its type and smallest form key, never of a file name,
+so the same corpus gets the same IDs on any machine and in any folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.resolve.forms import Form
+
+REGISTRY_COLUMNS = ["node", "entity_id", "type", "registered", "run"]
+ID_PREFIX = {"PER": "P", "LOC": "L", "ORG": "O"}
+
+
+def load_registry(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        return pd.DataFrame(columns=REGISTRY_COLUMNS)
+    registry = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if "run" not in registry.columns:  # registries of earlier versions: one generation
+        registry["run"] = "0"
+    missing = set(REGISTRY_COLUMNS) - set(registry.columns)
+    if missing:
+        raise ValueError(f"{path}: entity ID registry lacks columns {sorted(missing)}")
+    return registry[REGISTRY_COLUMNS]
+
+
+@dataclass
+class Lineage:
+    """What the registry knows: each node's ID, the order IDs were made in, their birth
+    nodes (registered in the run, `run` counter, that made the ID), the last run."""
+
+    id_of_node: dict[str, str]
+    age: dict[str, int]
+    nodes_of_id: dict[str, list[str]]
+    birth: dict[str, set[str]]
+    last_run: int
+
+    @classmethod
+    def of(cls, registry: pd.DataFrame) -> Lineage:
+        id_of_node: dict[str, str] = {}
+        age: dict[str, int] = {}
+        nodes_of_id: dict[str, list[str]] = defaultdict(list)
+        birth: dict[str, set[str]] = defaultdict(set)
+        born_in: dict[str, str] = {}
+        for node, entity_id, registered in zip(registry["node"], registry["entity_id"], registry["run"], strict=True):
+            if node in id_of_node:
+                continue  # registries of earlier versions could list a node twice: the first counts
+            id_of_node[node] = entity_id
+            age.setdefault(entity_id, len(age))
+            nodes_of_id[entity_id].append(node)
+            if born_in.setdefault(entity_id, registered) == registered:
+                birth[entity_id].add(node)
+        last_run = max((int(r) for r in registry["run"] if str(r).isdigit()), default=0)
+        return cls(id_of_node, age, dict(nodes_of_id), dict(birth), last_run)
+
+    def knows(self, entity_id: str) -> bool:
+        return entity_id in self.age
+
+
+def _portable(node: str) -> str:
+    """The node without its document (a surname alone keys on the name, not the file)."""
+    parts = node.split("|")
+    if len(parts) == 3 and parts[1].startswith("doc:"):
+        return f"{parts[0]}|~|{parts[2]}"
+    return node
+
+
+def new_id(members: list[Form], taken: set[str]) -> str:
+    corpus_wide = [f.node for f in members if f.scope == ""]
+    seed = min(corpus_wide) if corpus_wide else min(_portable(f.node) for f in members)
+    prefix = ID_PREFIX[members[0].type]
+    entity_id = f"{prefix}-{hashlib.sha1(seed.encode()).hexdigest()[:10]}"
+    suffix = 1
+    while entity_id in taken:
+        suffix += 1
+        entity_id = f"{prefix}-{hashlib.sha1(f'{seed}#{suffix}'.encode()).hexdigest()[:10]}"
+    return entity_id
+
+
+def assign_ids(
+    clusters: dict[str, list[Form]], lineage: Lineage, demoted: set[str] = frozenset()
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Cluster root → ID, and alias ID → the ID of the cluster that absorbed it.
+
+    `demoted` IDs (the absorbed side of a reviewer's merge) are handed out after all
+    others, so the ID the reviewer kept survives."""
+    root_of_node = {form.node: root for root, members in clusters.items() for form in members}
+    assigned: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    pending: list[str] = []
+    for entity_id in sorted(lineage.age, key=lambda i: (i in demoted, lineage.age[i])):
+        present = Counter(root_of_node[n] for n in lineage.nodes_of_id[entity_id] if n in root_of_node)
+        if not present:
+            continue
+        born_here = {root_of_node[n] for n in lineage.birth[entity_id] if n in root_of_node}
+        candidates = [r for r in (born_here or present) if r not in assigned]
+        if candidates:
+            winner = min(candidates, key=lambda r: (-present[r], r))
+            assigned[winner] = entity_id
+        else:
+            pending.append(entity_id)
+    taken = set(lineage.age)
+    ids = {}
+    for root in sorted(clusters):
+        entity_id = assigned.get(root) or new_id(clusters[root], taken)
+        taken.add(entity_id)
+        ids[root] = entity_id
+    for entity_id in pending:
+        home = Counter(
+            root_of_node[n] for n in (lineage.birth[entity_id] or lineage.nodes_of_id[entity_id]) if n in root_of_node
+        )
+        if home:
+            aliases[entity_id] = ids[min(home, key=lambda r: (-home[r], r))]
+    return ids, aliases
+
+
+def updated_registry(
+    registry: pd.DataFrame, clusters: dict[str, list[Form]], ids: dict[str, str], lineage: Lineage, run_stamp: str
+) -> pd.DataFrame:
+    """The registry with a row for every node seen for the first time (existing rows untouched)."""
+    rows = [
+        {"node": form.node, "entity_id": ids[root], "type": form.type, "registered": run_stamp}
+        for root, members in clusters.items()
+        for form in members
+        if form.node not in lineage.id_of_node
+    ]
+    if not rows:
+        return registry
+    run = lineage.last_run + 1
+    for row in rows:
+        row["run"] = str(run)
+    rows.sort(key=lambda r: r["node"])
+    return pd.concat([registry, pd.DataFrame(rows, columns=REGISTRY_COLUMNS)], ignore_index=True)
