@@ -141,11 +141,15 @@ def _resolve(cfg: dict[str, Any]) -> None:
     from datetime import UTC, datetime
 
     from pipeline.resolve import ENTITIES_FILE, run_resolve
+    from pipeline.review.decisions import DecisionsFileError
+    from pipeline.review.state import CurationFilesMissing, check_curation_files, record_curation_files
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
     try:
+        check_curation_files(processed_dir, cfg)
         result = run_resolve(processed_dir, cfg, run_stamp=datetime.now(UTC).isoformat(timespec="seconds"))
-    except (FileNotFoundError, ValueError) as exc:
+        record_curation_files(processed_dir, cfg)
+    except (FileNotFoundError, ValueError, DecisionsFileError, CurationFilesMissing) as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
     entities = result["entities"]
@@ -196,14 +200,15 @@ def _report(cfg: dict[str, Any]) -> None:
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
     try:
-        discrepancies = run_report(processed_dir, cfg)
+        discrepancies, duplicates = run_report(processed_dir, cfg)
     except FileNotFoundError as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
     open_items = discrepancies[discrepancies["status"] == "open"]
+    open_pairs = duplicates[duplicates["status"] != "decided"]
     log(
-        f"report: {len(open_items)} open and {len(discrepancies) - len(open_items)} decided discrepancies "
-        f"→ {processed_dir / DISCREPANCIES_HTML}"
+        f"report: {len(open_items)} open and {len(discrepancies) - len(open_items)} decided discrepancies, "
+        f"{len(open_pairs)} possible duplicates to review → {processed_dir / DISCREPANCIES_HTML}"
     )
     limit = cfg["report"]["log_open_limit"]
     for row in open_items.head(limit).itertuples(index=False):
@@ -218,9 +223,10 @@ def _report(cfg: dict[str, Any]) -> None:
     import pandas as pd
 
     statuses = pd.read_parquet(processed_dir / DECISION_STATUS_FILE)
-    for row in statuses[statuses["status"] != "applied"].itertuples(index=False):
+    for row in statuses[statuses["status"].isin(["stale", "invalid"])].itertuples(index=False):
+        where = f"line {row.line}: " if row.line and row.status != "invalid" else ""
         log(
-            f"warning: decision {row.decision_id or '?'} ({row.action or '?'} {row.entity_id}) {row.status}: {row.detail}"
+            f"warning: decision {row.decision_id or '?'} ({row.action or '?'} {row.entity_id}) {row.status}: {where}{row.detail}"
         )
 
 
@@ -274,7 +280,14 @@ def run(
     csv_dialect: DialectOption = None,
 ) -> None:
     """All stages in order on the input folder."""
+    from pipeline.review.state import CurationFilesMissing, check_curation_files
+
     cfg = _config(config, raw_dir, processed_dir, model, n_process, csv_dialect)
+    try:
+        check_curation_files(Path(cfg["paths"]["processed_dir"]), cfg)
+    except CurationFilesMissing as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
     _remove_stale_temporaries(Path(cfg["paths"]["processed_dir"]))
     code = _ingest(cfg)
     if code == 1:
@@ -326,102 +339,274 @@ def evaluate(
 
 
 review_app = typer.Typer(
-    help="Record reviewer decisions (appended to the decisions file; see README).", no_args_is_help=True
+    help="Record reviewer decisions (appended to the decisions file; see README). "
+    "Example: presseabgleich review same P-1a2b3c4d5e P-6f7a8b9c0d",
+    no_args_is_help=True,
 )
 app.add_typer(review_app, name="review")
-ReviewerOption = Annotated[str | None, typer.Option("--reviewer", help="Who decides (default: $USER).")]
+ReviewerOption = Annotated[str | None, typer.Option("--reviewer", help="Who decides (default: your login name).")]
 NoteOption = Annotated[str, typer.Option("--note", help="Why, in a few words.")]
 
 
-def _record(cfg: dict[str, Any], reviewer: str | None, **fields: str) -> None:
-    import os
+def _review_config(config: Path | None, processed_dir: Path | None) -> dict[str, Any]:
+    """The configuration, with the decisions file of the run that made the outputs."""
+    from pipeline.review.state import decisions_path
 
-    from pipeline.review.decisions import Decision, append_decision
+    cfg = _config(config, None, processed_dir)
+    cfg["paths"]["decisions_file"] = str(decisions_path(Path(cfg["paths"]["processed_dir"]), cfg))
+    return cfg
+
+
+def _reviewer(name: str | None) -> str:
+    import getpass
+
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name (some Windows services, containers)
+        return ""
+
+
+def _record(cfg: dict[str, Any], reviewer: str | None, **fields: str) -> None:
+    from pipeline.review.decisions import Decision, DecisionsFileError, append_decision, read_decisions
 
     path = Path(cfg["paths"]["decisions_file"])
-    decision = Decision(decision_id="", reviewer=reviewer or os.environ.get("USER", ""), **fields)
-    decision = append_decision(path, decision)
+    try:
+        _, problems = read_decisions(path)
+        decision = append_decision(path, Decision(decision_id="", reviewer=_reviewer(reviewer), **fields))
+    except (DecisionsFileError, OSError) as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    for problem in problems:
+        log(f"warning: {path} line {problem.line}: {problem.problem}")
     log(
-        f"decision {decision.decision_id} ({decision.action} {decision.entity_id}) recorded in {path}; it applies from the next run"
+        f"decision {decision.decision_id} ({decision.action} {decision.entity_id}"
+        f"{' ' + decision.value if decision.value else ''}) recorded in {path}; it applies from the next run"
     )
 
 
-def _entities(cfg: dict[str, Any]):
+def _last_run(cfg: dict[str, Any], name: str):
     from pipeline.io import read_parquet
-    from pipeline.resolve import ENTITIES_FILE
 
     try:
-        return read_parquet(Path(cfg["paths"]["processed_dir"]) / ENTITIES_FILE, "run")
+        return read_parquet(Path(cfg["paths"]["processed_dir"]) / name, "run")
     except FileNotFoundError as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
 
 
 def _known_entity(cfg: dict[str, Any], entity_id: str):
-    entities = _entities(cfg)
+    """The entity row for ENTITY_ID (or for the entity that absorbed it)."""
+    import json
+
+    from pipeline.resolve import ENTITIES_FILE
+
+    entities = _last_run(cfg, ENTITIES_FILE)
     match = entities[entities["entity_id"] == entity_id]
     if match.empty:
-        log(f"error: no entity {entity_id!r} in the last run's outputs")
+        match = entities[[entity_id in json.loads(m) for m in entities["merged_ids"]]]
+    if match.empty:
+        log(f"error: no entity {entity_id!r} in the last run's outputs (see people.csv, places.csv, organisations.csv)")
         raise typer.Exit(1)
     return match.iloc[0]
 
 
 @review_app.command("list")
-def review_list(config: ConfigOption = None) -> None:
-    """Show the open discrepancies of the last run."""
-    import pandas as pd
+def review_list(
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    all_items: Annotated[bool, typer.Option("--all", help="Also list decided items.")] = False,
+) -> None:
+    """Show the open discrepancies and possible duplicates of the last run, each with the command
+    that decides it. Example: presseabgleich review list"""
+    import json
 
-    from pipeline.review.report import DISCREPANCIES_CSV
+    from pipeline.resolve import CANDIDATES_FILE
+    from pipeline.review.report import DISCREPANCIES_FILE, NAME_KINDS, decision_commands
 
-    cfg = _config(config)
-    path = Path(cfg["paths"]["processed_dir"]) / DISCREPANCIES_CSV
-    if not path.is_file():
-        log(f"error: {path} is missing: run `presseabgleich run` first")
+    cfg = _review_config(config, processed_dir)
+    discrepancies = _last_run(cfg, DISCREPANCIES_FILE)
+    duplicates = _last_run(cfg, CANDIDATES_FILE)
+    if not all_items:
+        discrepancies = discrepancies[discrepancies["status"] == "open"]
+        duplicates = duplicates[duplicates["status"] != "decided"]
+    typer.echo(f"{len(discrepancies)} discrepancies, {len(duplicates)} possible duplicates")
+    for row in discrepancies.itertuples(index=False):
+        forms = json.loads(row.forms) if row.forms else []
+        typer.echo(
+            f"{row.discrepancy_id}  {row.status:<8} {row.kind:<16} {row.entity_id or '-':<13} "
+            f"{' | '.join(forms)}  → {row.suggested or '(undecided)'}"
+        )
+        if row.entity_id and row.kind in NAME_KINDS and row.status == "open":
+            for command, _ in decision_commands(
+                "entity", entity_id=row.entity_id, suggested=row.suggested, forms=forms
+            ):
+                typer.echo(f"    {command}")
+    for row in duplicates.itertuples(index=False):
+        typer.echo(
+            f"{row.pair_id}  {row.status:<8} possible duplicate {row.entity_a} {row.name_a} ↔ {row.entity_b} {row.name_b} "
+            f"(score {row.score:.2f}; {row.rules})"
+        )
+        if row.evidence:
+            typer.echo(f"    for: {row.evidence}")
+        if row.against:
+            typer.echo(f"    against: {row.against}")
+        if row.status != "decided":
+            for command, _ in decision_commands("pair", entity_a=row.entity_a, entity_b=row.entity_b):
+                typer.echo(f"    {command}")
+
+
+@review_app.command("show")
+def review_show(entity_id: str, config: ConfigOption = None, processed_dir: ProcessedOption = None) -> None:
+    """Show an entity and every mention of it in its sentence. Example: presseabgleich review show P-1a2b3c4d5e"""
+    from pipeline.resolve import MENTION_ENTITIES_FILE
+
+    cfg = _review_config(config, processed_dir)
+    entity = _known_entity(cfg, entity_id)
+    links = _last_run(cfg, MENTION_ENTITIES_FILE)
+    typer.echo(
+        f"{entity['entity_id']} {entity['type']} {entity['canonical_name']} ({entity['canonical_status']}: "
+        f"{entity['canonical_reason']})"
+    )
+    for row in links[links["entity_id"] == entity["entity_id"]].itertuples(index=False):
+        sentence = row.sentence.replace(row.text, f"[{row.text}]", 1)
+        typer.echo(f"  {row.doc_id}: {' '.join(sentence.split())}")
+
+
+def _pair_decision(action: str, entity_id: str, other_id: str, config, processed_dir, reviewer, note) -> None:
+    cfg = _review_config(config, processed_dir)
+    first, second = _known_entity(cfg, entity_id), _known_entity(cfg, other_id)
+    if first["entity_id"] == second["entity_id"] and action != "not-same":
+        log(f"error: {entity_id} and {other_id} are already one entity ({first['entity_id']})")
         raise typer.Exit(1)
-    sep = ";" if cfg["export"]["csv_dialect"] == "excel-de" else ","
-    frame = pd.read_csv(path, encoding="utf-8-sig", sep=sep, dtype=str, keep_default_na=False)
-    for row in frame[frame["status"] == "open"].itertuples(index=False):
-        typer.echo(f"{row.entity_id}\t{row.kind}\t{row.variants}\tsuggested: {row.suggested or '(undecided)'}")
+    if first["type"] != second["type"] and action == "same":
+        log(f"error: {entity_id} is a {first['type']}, {other_id} a {second['type']}; retype one of them first")
+        raise typer.Exit(1)
+    _record(cfg, reviewer, action=action, entity_id=entity_id, value=other_id, note=note)
+
+
+@review_app.command("same")
+def review_same(
+    entity_id: str,
+    other_id: str,
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
+) -> None:
+    """ENTITY_ID and OTHER_ID are one entity; ENTITY_ID's ID is kept, OTHER_ID stays an alias of it.
+    Example: presseabgleich review same P-1a2b3c4d5e P-6f7a8b9c0d --note "gleiche Person" """
+    _pair_decision("same", entity_id, other_id, config, processed_dir, reviewer, note)
+
+
+@review_app.command("merge")
+def review_merge(
+    entity_id: str,
+    other_id: str,
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Same as `review same`: merge OTHER_ID into ENTITY_ID. Example: presseabgleich review merge L-aaaa L-bbbb"""
+    _pair_decision("same", entity_id, other_id, config, processed_dir, reviewer, note)
+
+
+@review_app.command("not-same")
+def review_not_same(
+    entity_id: str,
+    other_id: str,
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
+) -> None:
+    """ENTITY_ID and OTHER_ID are different entities: never merged, whatever the texts say.
+    Example: presseabgleich review not-same P-1a2b3c4d5e P-6f7a8b9c0d"""
+    _pair_decision("not-same", entity_id, other_id, config, processed_dir, reviewer, note)
+
+
+@review_app.command("unsure")
+def review_unsure(
+    entity_id: str,
+    other_id: str,
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
+) -> None:
+    """Looked at the pair, cannot tell yet: it stays listed, marked unsure.
+    Example: presseabgleich review unsure P-1a2b3c4d5e P-6f7a8b9c0d --note "Pressestelle fragen" """
+    _pair_decision("unsure", entity_id, other_id, config, processed_dir, reviewer, note)
 
 
 @review_app.command("accept")
 def review_accept(
-    entity_id: str, config: ConfigOption = None, reviewer: ReviewerOption = None, note: NoteOption = ""
+    entity_id: str,
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
 ) -> None:
-    """Accept the suggested canonical name of ENTITY_ID as it stands now."""
-    cfg = _config(config)
+    """Accept the suggested canonical name of ENTITY_ID as it stands now. Example: presseabgleich review accept P-1a2b3c4d5e"""
+    cfg = _review_config(config, processed_dir)
     entity = _known_entity(cfg, entity_id)
     if entity["canonical_status"] == "undecided":
         log(f"error: {entity_id} has no suggestion (the texts tie); choose a form with `review rename`")
         raise typer.Exit(1)
-    _record(
-        cfg,
-        reviewer,
-        action="accept",
-        entity_id=entity_id,
-        value=entity["canonical_name"],
-        note=note,
-    )
+    _record(cfg, reviewer, action="accept", entity_id=entity_id, value=entity["canonical_name"], note=note)
 
 
 @review_app.command("rename")
 def review_rename(
-    entity_id: str, name: str, config: ConfigOption = None, reviewer: ReviewerOption = None, note: NoteOption = ""
+    entity_id: str,
+    name: str,
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
 ) -> None:
-    """Set the canonical name of ENTITY_ID to NAME."""
-    cfg = _config(config)
+    """Set the canonical name of ENTITY_ID to NAME.
+    Example: presseabgleich review rename P-1a2b3c4d5e "David A. Lüngen" --note "Stadt bestätigt" """
+    cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     if not name.strip():
         log("error: the name is empty")
         raise typer.Exit(1)
-    _record(
-        cfg,
-        reviewer,
-        action="rename",
-        entity_id=entity_id,
-        value=name.strip(),
-        note=note,
-    )
+    _record(cfg, reviewer, action="rename", entity_id=entity_id, value=name.strip(), note=note)
+
+
+@review_app.command("retype")
+def review_retype(
+    entity_id: str,
+    entity_type: Annotated[str, typer.Argument(metavar="TYPE", help="PER, LOC or ORG.")],
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
+) -> None:
+    """ENTITY_ID is of another type (PER, LOC, ORG); it keeps its ID. Example: presseabgleich review retype O-1a2b3c4d5e LOC"""
+    cfg = _review_config(config, processed_dir)
+    _known_entity(cfg, entity_id)
+    if entity_type.upper() not in {"PER", "LOC", "ORG"}:
+        log("error: TYPE must be PER, LOC or ORG")
+        raise typer.Exit(1)
+    _record(cfg, reviewer, action="retype", entity_id=entity_id, value=entity_type.upper(), note=note)
+
+
+@review_app.command("ignore")
+def review_ignore(
+    entity_id: str,
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
+) -> None:
+    """ENTITY_ID is no person, place or organisation: leave it out of the tables. Example: presseabgleich review ignore O-1a2b3c4d5e"""
+    cfg = _review_config(config, processed_dir)
+    _known_entity(cfg, entity_id)
+    _record(cfg, reviewer, action="ignore", entity_id=entity_id, note=note)
 
 
 @review_app.command("split")
@@ -431,41 +616,43 @@ def review_split(
         list[str], typer.Option("--mention", help="'doc_id: text' of a mention that is someone else (repeatable).")
     ],
     config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """Split mentions off ENTITY_ID: they name a different person, place or organisation."""
-    cfg = _config(config)
+    """Split mentions off ENTITY_ID: they name someone else (they get an ID of their own).
+    Example: presseabgleich review split P-1a2b3c4d5e --mention "dortmund-2025-03-01: Thomas Schmidt" """
+    cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     if not mention or any(":" not in m for m in mention):
         log("error: give each mention as --mention 'doc_id: text'")
         raise typer.Exit(1)
-    _record(
-        cfg,
-        reviewer,
-        action="split",
-        entity_id=entity_id,
-        mentions="; ".join(mention),
-        note=note,
-    )
+    _record(cfg, reviewer, action="split", entity_id=entity_id, mentions="; ".join(mention), note=note)
 
 
-@review_app.command("merge")
-def review_merge(
-    entity_id: str, other_id: str, config: ConfigOption = None, reviewer: ReviewerOption = None, note: NoteOption = ""
+@review_app.command("undo")
+def review_undo(
+    decision_id: str,
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    reviewer: ReviewerOption = None,
+    note: NoteOption = "",
 ) -> None:
-    """Merge OTHER_ID into ENTITY_ID (they are the same); ENTITY_ID's ID is kept."""
-    cfg = _config(config)
-    _known_entity(cfg, entity_id)
-    _known_entity(cfg, other_id)
-    _record(
-        cfg,
-        reviewer,
-        action="merge",
-        entity_id=entity_id,
-        value=other_id,
-        note=note,
-    )
+    """Retract decision DECISION_ID (appends a retraction; nothing is deleted). Example: presseabgleich review undo 7"""
+    from pipeline.review.decisions import DecisionsFileError, read_decisions
+
+    cfg = _review_config(config, processed_dir)
+    path = Path(cfg["paths"]["decisions_file"])
+    try:
+        decisions, _ = read_decisions(path)
+    except DecisionsFileError as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    target = next((d for d in decisions if d.decision_id == decision_id), None)
+    if target is None:
+        log(f"error: no decision {decision_id!r} in {path}")
+        raise typer.Exit(1)
+    _record(cfg, reviewer, action="undo", entity_id=target.entity_id, value=decision_id, note=note)
 
 
 @app.command("train-model")

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 ENTITY_TYPES = ("PER", "LOC", "ORG")
+NAME_KINDS = ("encoding", "typo", "spelling", "transliteration", "diacritic")
 
 
 def _prf(hits_p: int, n_pred: int, hits_r: int, n_gold: int) -> dict[str, float]:
@@ -98,22 +99,63 @@ def score_clusters(items: pd.DataFrame) -> dict[str, Any]:
 
 
 def score_discrepancies(report: pd.DataFrame, gold: pd.DataFrame, entity_to_key: dict[str, str]) -> dict[str, Any]:
-    """report: discrepancies.csv rows; gold: gold_discrepancies.csv."""
+    """report: discrepancies rows (variants as a JSON list or joined with " | "); gold: gold_discrepancies.csv.
+
+    Recall counts gold discrepancy rows (a pair of variants of one entity) that one report
+    row shows with both variants; precision counts reported name discrepancies (encoding,
+    typo, spelling, transliteration, diacritic) whose entity has a flagged gold discrepancy."""
     wanted = gold[gold["kind"] != "benign"]
-    wanted_keys = dict(zip(wanted["entity_key"], wanted["kind"], strict=True))
-    predicted = report[report["entity_id"] != ""]
+    wanted_keys = dict(zip(wanted["entity_key"], wanted["kind"], strict=False))
+    predicted = report[(report["entity_id"] != "") & report["kind"].isin(NAME_KINDS)]
+    shown = [set(_variants(v)) for v in predicted["variants"]]
+    found_rows = [
+        any({row.variant_a, row.variant_b} <= variants for variants in shown) for row in wanted.itertuples(index=False)
+    ]
     matched = [(row.entity_id, entity_to_key.get(row.entity_id), row.kind) for row in predicted.itertuples(index=False)]
     hits = [m for m in matched if m[1] in wanted_keys]
-    found_keys = {m[1] for m in hits}
-    benign_reported = [
-        m for m in matched if m[1] in set(gold.loc[gold["kind"] == "benign", "entity_key"]) - set(wanted_keys)
-    ]
+    benign_keys = set(gold.loc[gold["kind"] == "benign", "entity_key"]) - set(wanted_keys)
+    precision = len(hits) / len(predicted) if len(predicted) else 0.0
+    recall = sum(found_rows) / len(wanted) if len(wanted) else 0.0
     return {
-        **_prf(len(hits), len(predicted), len(found_keys), len(wanted_keys)),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+        "predicted": len(predicted),
+        "gold": len(wanted),
+        "entities_found": round(len({m[1] for m in hits}) / len(wanted_keys), 4) if wanted_keys else 0.0,
         "kind_agreement": round(sum(1 for m in hits if wanted_keys[m[1]] == m[2]) / len(hits), 4) if hits else 0.0,
-        "benign_reported": len(benign_reported),
-        "missed": sorted(set(wanted_keys) - found_keys),
+        "benign_reported": sum(1 for m in matched if m[1] in benign_keys),
+        "missed": sorted(
+            f"{row.entity_key}: {row.variant_a} / {row.variant_b}"
+            for row, found in zip(wanted.itertuples(index=False), found_rows, strict=True)
+            if not found
+        ),
+        "wrong": sorted(f"{m[0]} ({m[2]})" for m in matched if m[1] not in wanted_keys),
     }
+
+
+def _variants(value: str) -> list[str]:
+    if not value:
+        return []
+    return json.loads(value) if value.startswith("[") else value.split(" | ")
+
+
+def score_canonical_names(
+    gold_entities: pd.DataFrame, gold_mentions: pd.DataFrame, joined: pd.DataFrame, entities: pd.DataFrame
+) -> dict[str, Any]:
+    """Persons named in at least two gold documents: does their row carry the gold canonical name?"""
+    docs = gold_mentions[gold_mentions["type"] == "PER"].groupby("entity_key")["doc_id"].nunique()
+    wanted = gold_entities[gold_entities["entity_key"].isin(docs[docs >= 2].index)]
+    names = dict(zip(entities["entity_id"], entities["canonical_name"], strict=True))
+    votes = joined.groupby("entity_key")["entity_id"].agg(lambda ids: Counter(ids).most_common(1)[0][0])
+    right, wrong = 0, []
+    for row in wanted.itertuples(index=False):
+        got = names.get(votes.get(row.entity_key, ""), "")
+        if got == row.canonical_name:
+            right += 1
+        else:
+            wrong.append(f"{row.entity_key}: {got or '(not found)'} ≠ {row.canonical_name}")
+    return {"share": round(right / len(wanted), 4) if len(wanted) else 0.0, "persons": len(wanted), "wrong": wrong}
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -127,11 +169,12 @@ def evaluate_run(processed_dir: Path, gold_dir: Path) -> dict[str, Any]:
     gold_mentions = _read_csv(gold_dir / "gold_mentions.csv")
     gold_discrepancies = _read_csv(gold_dir / "gold_discrepancies.csv")
     from pipeline.extract import MENTIONS_FILE
-    from pipeline.resolve import MENTION_ENTITIES_FILE
+    from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
+    from pipeline.review.report import DISCREPANCIES_FILE
 
     mentions = pd.read_parquet(processed_dir / MENTIONS_FILE)
     links = pd.read_parquet(processed_dir / MENTION_ENTITIES_FILE)
-    report = _read_csv(processed_dir / "discrepancies.csv")
+    report = pd.read_parquet(processed_dir / DISCREPANCIES_FILE)
     joined = gold_mentions.merge(
         links[["doc_id", "text", "entity_id"]].drop_duplicates(),
         left_on=["doc_id", "surface"],
@@ -142,11 +185,22 @@ def evaluate_run(processed_dir: Path, gold_dir: Path) -> dict[str, Any]:
     for entity_id, key in zip(joined["entity_id"], joined["entity_key"], strict=True):
         votes[entity_id][key] += 1
     entity_to_key = {e: c.most_common(1)[0][0] for e, c in votes.items()}
-    return {
+    clusters = score_clusters(joined[["entity_key", "entity_id"]].reset_index(drop=True))
+    persons = joined[joined["entity_key"].str.startswith("PER:")]
+    clusters["rows_with_two_gold_persons"] = sorted(
+        e for e, keys in persons.groupby("entity_id")["entity_key"] if keys.nunique() > 1
+    )
+    result = {
         "mentions": score_mentions(mentions, gold_mentions),
-        "clusters": score_clusters(joined[["entity_key", "entity_id"]].reset_index(drop=True)),
+        "clusters": clusters,
         "discrepancies": score_discrepancies(report, gold_discrepancies, entity_to_key),
     }
+    if (gold_dir / "gold_entities.csv").is_file():
+        entities = pd.read_parquet(processed_dir / ENTITIES_FILE)
+        result["canonical_names"] = score_canonical_names(
+            _read_csv(gold_dir / "gold_entities.csv"), gold_mentions, joined, entities
+        )
+    return result
 
 
 def evaluate_germeval(model_config: dict[str, Any], paths: list[Path]) -> dict[str, Any]:
@@ -195,6 +249,15 @@ def flat_table(results: dict[str, Any]) -> pd.DataFrame:
                         "value": results["clusters"][method][metric],
                     }
                 )
+    if "canonical_names" in results:
+        rows.append(
+            {
+                "section": "canonical names",
+                "item": "persons in ≥ 2 documents",
+                "metric": "precision",
+                "value": results["canonical_names"]["share"],
+            }
+        )
     if "discrepancies" in results:
         for metric in ("precision", "recall", "f1", "kind_agreement"):
             rows.append(

@@ -292,7 +292,10 @@ def normalize_org(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     # leading articles and lower-case attributes ("vom städtischen …") are not part of the name
     while len(words) > 1 and (words[0].lower() in LEADING_WORDS or words[0][:1].islower()):
         words = words[1:]
-    words = _nominative_adjectives([_nominative_noun(w, gaz) for w in words], gaz)
+    # only the name's head phrase inflects ("des Kommunalen Integrationszentrums"); what
+    # follows a connecting word stays as written ("… des Landes Nordrhein-Westfalen")
+    head_end = next((i for i, w in enumerate(words) if w[:1].islower()), len(words))
+    words = _nominative_adjectives([_nominative_noun(w, gaz) for w in words[:head_end]], gaz) + words[head_end:]
     display = " ".join(words)
     # abbreviations inside longer names are expanded in the key ("VHS Oberhausen", "Landes NRW")
     expanded = [

@@ -41,11 +41,25 @@ def test_cluster_scores_match_hand_computed_b_cubed():
 
 
 def test_discrepancy_scores():
-    gold = pd.DataFrame({"entity_key": ["k1", "k2", "k3"], "kind": ["typo", "encoding", "benign"]})
-    report = pd.DataFrame({"entity_id": ["e1", "e3"], "kind": ["typo", "spelling"]})
+    gold = pd.DataFrame(
+        {
+            "entity_key": ["k1", "k1", "k2", "k3"],
+            "variant_a": ["Anna Lüngen", "Lüngen", "Aslı", "Hagen"],
+            "variant_b": ["Anna Längen", "Längen", "Aslý", "Hagener"],
+            "kind": ["typo", "typo", "encoding", "benign"],
+        }
+    )
+    report = pd.DataFrame(
+        {
+            "entity_id": ["e1", "e3", "e3"],
+            "kind": ["typo", "spelling", "conflicting role"],
+            "variants": ['["Anna Längen", "Anna Lüngen", "Lüngen"]', '["Hagen", "Hagener"]', "[]"],
+        }
+    )
     scores = score_discrepancies(report, gold, {"e1": "k1", "e3": "k3"})
-    assert (scores["precision"], scores["recall"], scores["benign_reported"]) == (0.5, 0.5, 1)
-    assert scores["missed"] == ["k2"] and scores["kind_agreement"] == 1.0
+    # one of three flagged rows shows both its variants; one of two name rows is real; the role row is no name row
+    assert (scores["precision"], scores["recall"], scores["benign_reported"]) == (0.5, round(1 / 3, 4), 1)
+    assert scores["missed"] == ["k1: Lüngen / Längen", "k2: Aslı / Aslý"] and scores["kind_agreement"] == 1.0
 
 
 @pytest.mark.slow

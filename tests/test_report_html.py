@@ -38,8 +38,9 @@ def report_page(tmp_path):
                 0.9,
                 "",
                 "Aylı Demir",
+                '["Aylý Demir", "Ayli Demir"]',
             ],
-            ["D0002", "decided", "P-2", "PER", "typo", "[]", "{}", evil, "x", 0.5, "3", evil],
+            ["D0002", "decided", "P-2", "PER", "typo", "[]", "{}", evil, "x", 0.5, "3", evil, "[]"],
         ],
         columns=COLUMNS,
     )
@@ -63,7 +64,9 @@ def test_report_is_self_contained_and_escaped(tmp_path):
     text = report_page(tmp_path).read_text(encoding="utf-8")
     assert "<script>" not in text and "http" not in text
     assert "&lt;script&gt;" in text and "<mark>Aylý Demir</mark>" in text
-    assert "href='../raw/a.txt'" in text
+    assert 'href="../raw/a.txt"' in text
+    # the open name discrepancy says how to decide it, as a command and as a decisions.csv row
+    assert "presseabgleich review accept P-1" in text and ";accept;P-1;Aylı Demir;;;;" in text
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run / make test as root)")
@@ -74,7 +77,8 @@ def test_report_renders_in_headless_chromium(tmp_path):
     dom = subprocess.run(
         [*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
     ).stdout
-    assert dom.count('<section class="card') == 2
+    assert dom.count('<section class="card open" id="D0001"') == 1 and 'id="D0002"' in dom
+    assert 'id="e-P-1"' in dom  # the entity's mentions, linked from its card
     assert "pwned" not in dom.split("</title>")[0]
     assert "&lt;script&gt;document.title" in dom
     shot = tmp_path / "shot.png"

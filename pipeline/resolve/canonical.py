@@ -38,7 +38,7 @@ def choose_canonical(members: list[Form], type_: str, gaz: Gazetteers) -> tuple[
         return (
             not any(is_ascii_folding_of(display, other) for other in displays),
             not any(w in abbreviations for w in words),
-            len(words),
+            len(display.replace("-", " ").split()),
             counts[display],
         )
 

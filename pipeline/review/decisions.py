@@ -1,7 +1,8 @@
 """The reviewers' judgement store: a human-editable CSV that every run honours.
 
 Columns (see README, "Prüfen und entscheiden"):
-  decision_id  any unique text (`review` numbers them 1, 2, …)
+  decision_id  any unique text (`review` numbers them 1, 2, …; left empty, the
+               row is called after its line: L12)
   action       what is decided (any letter case; German words work too):
                same / merge      entity_id and value (another ID) are one entity
                not-same          entity_id and value are different entities
@@ -240,9 +241,9 @@ def read_decisions(path: Path) -> tuple[list[Decision], list[DecisionProblem]]:
         if not any(values.values()):
             continue
         decision = Decision(**values, line=line)
+        if not decision.decision_id:  # a row typed in by hand: its line names it
+            decision.decision_id = f"L{line}"
         problem = _problem(decision)
-        if not problem and not decision.decision_id:
-            problem = "no decision_id"
         if not problem and decision.decision_id in seen:
             problem = f"decision_id {decision.decision_id!r} used twice (the first one counts)"
         if problem:

@@ -1,24 +1,28 @@
-"""Stage 5, report: discrepancies a press office must check, as CSV and HTML.
+"""Stage 5, report: everything a reviewer must look at, as CSV and one HTML page.
 
-One row per entity whose surface forms differ in a way that matters:
-  encoding         a form is code-page or mojibake damage (Aslý for Aslı)
-  typo             one or two letters differ (Lüngen / Längen)
-  spelling         larger differences between forms of one entity
-  transliteration  ü/ue, ß/ss written differently in names
-  diacritic        a form lacks the diacritics another has (Asli / Aslı)
-Benign differences (titles, genitive, adjective forms, abbreviations,
-surname-only references, short forms, ü/ue in e-mail addresses) are not
-reported; they stay visible in the variants column of the entity tables.
-Conflicting facts about one person across documents (roles or affiliations
-that share nothing) and different dates given for the same named event are
-reported as `conflicting role`, `conflicting affiliation`, `conflicting date`.
-
-Entities with a reviewer decision are listed as `decided`, not `open`.
+Two kinds of items, open ones first, decided ones after:
+- discrepancies: one per entity whose surface forms differ in a way that matters
+    encoding         a form is code-page or mojibake damage (Aslý for Aslı)
+    typo             one or two letters differ (Lüngen / Längen)
+    spelling         larger differences between forms of one entity
+    transliteration  ü/ue, ß/ss written differently in names
+    diacritic        a form lacks the diacritics another has (Asli / Aslı)
+  Benign differences (titles, genitive, adjective forms, abbreviations,
+  surname-only references, short forms, ü/ue in e-mail addresses) are not
+  reported; they stay visible in the variants column of the entity tables. Also
+  `conflicting role` / `conflicting affiliation` (documents of the same year give
+  a person roles that share nothing, abbreviations and feminine forms counted as
+  the same word; a role that changed over the years is not a conflict) and
+  `conflicting date` (a named event dated differently).
+- possible duplicates: pairs of entities that may be one (resolve's candidate
+  pairs that were not merged), with the evidence for and against.
+Every item has a stable ID (keyed by its entities and forms), the exact `review`
+command that decides it and the decisions.csv row it appends.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
 import json
 import os
 import re
@@ -29,19 +33,24 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
 from rapidfuzz.distance import Levenshtein
 
 from pipeline.export import write_csv
 from pipeline.extract import MENTIONS_FILE
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
-from pipeline.io import read_parquet, write_text_atomic
+from pipeline.io import read_parquet, write_parquet_atomic, write_text_atomic
 from pipeline.normalize import fold_din, fold_plain, is_ascii_folding_of
-from pipeline.resolve import ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
-from pipeline.resolve.pairs import STOP_ROLE_WORDS
+from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
+from pipeline.resolve.forms import acronym_of
+from pipeline.resolve.pairs import STOP_ROLE_WORDS, hyphen_fold, skeleton
 
 DISCREPANCIES_CSV = "discrepancies.csv"
+DISCREPANCIES_FILE = "discrepancies.parquet"
 DISCREPANCIES_HTML = "discrepancies.html"
+DUPLICATES_CSV = "possible_duplicates.csv"
 SEVERITY = ("encoding", "typo", "spelling", "transliteration", "diacritic")
+NAME_KINDS = frozenset(SEVERITY)
 COLUMNS = [
     "discrepancy_id",
     "status",
@@ -55,12 +64,21 @@ COLUMNS = [
     "confidence",
     "decision",
     "canonical_name",
+    "forms",
 ]
-STOP_WORDS = STOP_ROLE_WORDS | {"mit"}
+STOP_WORDS = STOP_ROLE_WORDS | {"mit", "und"}
 WORD = re.compile(r"\w+")
+CONSONANTS = re.compile(r"[aeiouy]")  # what is left after removing vowels
 DATE_IN_TEXT = re.compile(
     rf"\b(\d{{1,2}})\.\s*(?:({'|'.join(GERMAN_MONTHS)})|(\d{{1,2}})\.)\s*(\d{{4}})\b", re.IGNORECASE
 )
+ROLE_ABBREVIATIONS = {"ob": "oberbürgermeister", "bgm": "bürgermeister", "stv": "stellvertretend", "vors": "vorsitz"}
+MENTIONS_SHOWN = 30  # per entity in the page's mention lists (all of them are in mentions.csv)
+
+
+def item_id(prefix: str, *parts: str) -> str:
+    """Stable ID of a report item: the same in every run while its entities and forms stay."""
+    return prefix + hashlib.sha1("|".join(parts).encode()).hexdigest()[:10]
 
 
 def pair_kind(a: str, b: str) -> str:
@@ -69,7 +87,16 @@ def pair_kind(a: str, b: str) -> str:
         return "diacritic"
     if fold_din(a) == fold_din(b):
         return "transliteration"
-    distance = Levenshtein.distance(fold_plain(a), fold_plain(b))
+    if hyphen_fold(a) == hyphen_fold(b):
+        return "spelling"  # hyphen, dash or space between parts of a name
+    plain_a, plain_b = fold_plain(a), fold_plain(b)
+    distance = Levenshtein.distance(plain_a, plain_b)
+    if (
+        skeleton(a) == skeleton(b)
+        and CONSONANTS.sub("", plain_a) != CONSONANTS.sub("", plain_b)
+        and not (distance == 1 and len(plain_a) != len(plain_b))
+    ):
+        return "transliteration"  # "Kusnezowa" / "Kuznetsova", "Konstantinos" / "Konstandinos"
     return "typo" if distance <= 2 else "spelling"
 
 
@@ -97,7 +124,28 @@ def _distinct_forms(type_: str, surfaces: list[Surface]) -> list[str]:
         forms = sorted(set(by_key.values()))
     else:
         forms = sorted({s.normalised for s in full})
-    return [f for f in forms if not any(o != f and (o.startswith(f + " ") or o.endswith(" " + f)) for o in forms)]
+    return [f for f in forms if not any(o != f and _is_short_for(f, o) for o in forms)]
+
+
+def _is_short_for(short: str, long: str) -> bool:
+    """A benign other form: a short form ("Mülheim" of "Mülheim an der Ruhr"), an
+    abbreviation ("KI Bochum" of "Kommunales Integrationszentrum Bochum") or a
+    genitive ("Serap Gülers" of "Serap Güler")."""
+    if long.startswith(short + " ") or long.endswith(" " + short):
+        return True
+    if any(short == long + ending for ending in ("s", "'", "’", "es")):
+        return True
+    short_words, long_words = short.split(), long.split()
+    if (  # a middle initial dropped: "Claudia Reuter" of "Claudia M. Reuter"
+        len(short_words) == 2
+        and len(long_words) > 2
+        and short_words == [long_words[0], long_words[-1]]
+        and all(len(w.rstrip(".")) == 1 for w in long_words[1:-1])
+    ):
+        return True
+    while len(short_words) > 1 and len(long_words) > 1 and short_words[-1] == long_words[-1]:
+        short_words, long_words = short_words[:-1], long_words[:-1]
+    return len(short_words) == 1 and acronym_of(short_words[0], " ".join(long_words))
 
 
 def classify(entity: Any, surfaces: list[Surface]) -> dict[str, Any] | None:
@@ -146,11 +194,30 @@ def classify(entity: Any, surfaces: list[Surface]) -> dict[str, Any] | None:
         confidence = {"repaired": 0.9, "decided": 1.0}.get(
             status, round(min(0.95, 0.5 + 0.5 * top / sum(counts.values())), 2)
         )
-    return {"kind": kind, "suggested": suggested, "why": why, "confidence": confidence}
+    return {
+        "kind": kind,
+        "suggested": suggested,
+        "why": why,
+        "confidence": confidence,
+        "forms": json.dumps(forms or sorted(damaged), ensure_ascii=False),
+    }
+
+
+def _role_stem(word: str) -> str:
+    """ "Oberbürgermeisterin", "OB" and "Oberbürgermeister" compare as one word."""
+    lower = ROLE_ABBREVIATIONS.get(word.lower().rstrip("."), word.lower())
+    for ending in ("innen", "in"):
+        if lower.endswith(ending) and len(lower) - len(ending) >= 4:
+            lower = lower[: -len(ending)]
+            break
+    for ending in ("er", "e", "r"):
+        if lower.endswith(ending) and len(lower) - len(ending) >= 4:
+            return lower[: -len(ending)]
+    return lower
 
 
 def _content_words(values: list[str]) -> set[str]:
-    return {w.lower() for v in values for w in WORD.findall(v) if w.lower() not in STOP_WORDS and len(w) > 2}
+    return {_role_stem(w) for v in values for w in WORD.findall(v) if w.lower() not in STOP_WORDS and len(w) > 1}
 
 
 def first_disjoint_pair(words: dict[str, set[str]]) -> tuple[str, str] | None:
@@ -175,28 +242,36 @@ def first_disjoint_pair(words: dict[str, set[str]]) -> tuple[str, str] | None:
     return None
 
 
-def fact_conflicts(facts: pd.DataFrame, entities: pd.DataFrame) -> list[dict[str, Any]]:
-    """Roles or affiliations of one person in two documents that share no word."""
+def fact_conflicts(facts: pd.DataFrame, entities: pd.DataFrame, published: dict[str, str]) -> list[dict[str, Any]]:
+    """Roles or affiliations of one person in two documents of the same year that share no word."""
     conflicts = []
     names = dict(zip(entities["entity_id"], entities["canonical_name"], strict=True))
     for (entity_id, fact), group in facts.groupby(["entity_id", "fact"], sort=True):
+        if entity_id not in names:
+            continue
         by_doc = {doc: list(g["value"]) for doc, g in group.groupby("doc_id", sort=True)}
-        clash = first_disjoint_pair({doc: _content_words(values) for doc, values in by_doc.items()})
-        if clash is not None:
-            a, b = clash
-            conflicts.append(
-                {
-                    "entity_id": entity_id,
-                    "type": "PER",
-                    "kind": f"conflicting {fact}",
-                    "variants": json.dumps(sorted({v for vs in by_doc.values() for v in vs}), ensure_ascii=False),
-                    "where_seen": json.dumps({d: " | ".join(v) for d, v in by_doc.items()}, ensure_ascii=False),
-                    "suggested": "",
-                    "why": f"{names.get(entity_id, entity_id)}: {a} says {' | '.join(by_doc[a])!r}, {b} says {' | '.join(by_doc[b])!r}",
-                    "confidence": 0.5,
-                    "canonical_name": names.get(entity_id, ""),
-                }
-            )
+        by_year: dict[str, dict[str, set[str]]] = defaultdict(dict)
+        for doc, values in by_doc.items():
+            by_year[(published.get(doc) or "")[:4]][doc] = _content_words(values)
+        clash = next((c for _, words in sorted(by_year.items()) if (c := first_disjoint_pair(words))), None)
+        if clash is None:
+            continue
+        a, b = clash
+        values = sorted({v for vs in by_doc.values() for v in vs})
+        conflicts.append(
+            {
+                "discrepancy_id": item_id("D-", entity_id, f"conflicting {fact}", *values),
+                "entity_id": entity_id,
+                "type": "PER",
+                "kind": f"conflicting {fact}",
+                "variants": json.dumps(values, ensure_ascii=False),
+                "where_seen": json.dumps({d: " | ".join(v) for d, v in by_doc.items()}, ensure_ascii=False),
+                "suggested": "",
+                "why": f"{names[entity_id]}: {a} says {' | '.join(by_doc[a])!r}, {b} says {' | '.join(by_doc[b])!r}",
+                "confidence": 0.5,
+                "canonical_name": names[entity_id],
+            }
+        )
     return conflicts
 
 
@@ -226,6 +301,7 @@ def date_conflicts(mentions: pd.DataFrame) -> list[dict[str, Any]]:
         if len({d for ds in dated.values() for d in ds}) > 1 and len(dated) > 1:
             conflicts.append(
                 {
+                    "discrepancy_id": item_id("D-", "event", key),
                     "entity_id": "",
                     "type": "MISC",
                     "kind": "conflicting date",
@@ -242,7 +318,11 @@ def date_conflicts(mentions: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def find_discrepancies(
-    entities: pd.DataFrame, links: pd.DataFrame, facts: pd.DataFrame, mentions: pd.DataFrame
+    entities: pd.DataFrame,
+    links: pd.DataFrame,
+    facts: pd.DataFrame,
+    mentions: pd.DataFrame,
+    published: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     grouped: dict[str, list[Surface]] = defaultdict(list)
@@ -262,6 +342,7 @@ def find_discrepancies(
         where = {text: sorted(docs) for text, docs in sorted(where_sets.items())}
         rows.append(
             {
+                "discrepancy_id": item_id("D-", entity.entity_id, found["kind"], *sorted(where)),
                 "entity_id": entity.entity_id,
                 "type": entity.type,
                 **found,
@@ -270,124 +351,227 @@ def find_discrepancies(
                 "canonical_name": entity.canonical_name,
             }
         )
-    rows += fact_conflicts(facts, entities)
+    rows += fact_conflicts(facts, entities, published or {})
     rows += date_conflicts(mentions)
-    frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in {"discrepancy_id", "status", "decision"}])
+    frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in {"status", "decision"}])
+    frame["forms"] = [f if isinstance(f, str) else "[]" for f in frame["forms"]]
     decided = {
         e: json.loads(d) for e, d in zip(entities["entity_id"], entities["decisions"], strict=True) if json.loads(d)
     }
     frame["decision"] = frame["entity_id"].map(lambda e: ", ".join(decided.get(e, [])))
     frame["status"] = ["decided" if d else "open" for d in frame["decision"]]
-    frame = frame.sort_values(["status", "type", "kind", "canonical_name"], kind="stable", ignore_index=True)
-    frame.insert(0, "discrepancy_id", [f"D{i:04d}" for i in range(1, len(frame) + 1)])
-    return frame.reindex(columns=COLUMNS)
+    frame = frame.sort_values(["status", "type", "kind", "canonical_name", "discrepancy_id"], kind="stable")
+    return frame.reindex(columns=COLUMNS).reset_index(drop=True)
 
 
-# --- HTML ----------------------------------------------------------------------
+# --- the page ------------------------------------------------------------------
 
-STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:60rem;color:#222;background:#fafafa}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin:0}
-.card{background:#fff;border:1px solid #ddd;border-left:6px solid #c33;border-radius:6px;padding:1rem 1.2rem;margin:1rem 0}
-.card.decided{border-left-color:#393;opacity:.8}
-.meta{color:#666;font-size:.9rem}.kind{font-weight:600;text-transform:uppercase;letter-spacing:.03em}
-mark{background:#ffe27a;padding:0 .15em;border-radius:2px}
-blockquote{margin:.4rem 0 .4rem 1rem;color:#333}
-ul{padding-left:1.2rem}a{color:#15c}
-"""
+TEXTS = {
+    "de": {
+        "title": "Presseabgleich: zu prüfen",
+        "summary": "{open} offene Abweichungen, {pairs} mögliche Dubletten; {decided} bereits entschieden.",
+        "how": "Entscheiden Sie mit dem angegebenen Befehl oder tragen Sie die Zeile in die Entscheidungsdatei ein ({file}). Sie gilt ab dem nächsten Lauf.",
+        "discrepancies": "Abweichende Schreibweisen",
+        "duplicates": "Mögliche Dubletten",
+        "mentions": "Fundstellen",
+        "suggested": "Vorschlag",
+        "undecided": "— offen: die Texte sagen nicht, welche Form richtig ist",
+        "confidence": "Sicherheit",
+        "decision": "Entscheidung",
+        "command": "Befehl",
+        "row": "Zeile für die Entscheidungsdatei",
+        "for": "Dafür spricht",
+        "against": "Dagegen spricht",
+        "score": "Punktzahl",
+        "forms": "Formen",
+        "all_mentions": "alle Fundstellen",
+        "more": "… und {n} weitere in mentions.csv",
+        "none": "Nichts zu prüfen: jede Entität ist überall gleich geschrieben, und es gibt keine möglichen Dubletten.",
+        "status": {"open": "offen", "unsure": "unsicher", "decided": "entschieden"},
+        "same": "gleich",
+        "not_same": "nicht gleich",
+        "in": "in",
+    },
+    "en": {
+        "title": "Presseabgleich: to review",
+        "summary": "{open} open discrepancies, {pairs} possible duplicates; {decided} already decided.",
+        "how": "Decide with the command shown, or add the row to the decisions file ({file}). It applies from the next run.",
+        "discrepancies": "Differing spellings",
+        "duplicates": "Possible duplicates",
+        "mentions": "Mentions",
+        "suggested": "Suggested",
+        "undecided": "— undecided: the texts cannot say which form is right",
+        "confidence": "confidence",
+        "decision": "decision",
+        "command": "Command",
+        "row": "Row for the decisions file",
+        "for": "For",
+        "against": "Against",
+        "score": "score",
+        "forms": "forms",
+        "all_mentions": "all mentions",
+        "more": "… and {n} more in mentions.csv",
+        "none": "Nothing to review: every entity is written the same way everywhere, and there are no possible duplicates.",
+        "status": {"open": "open", "unsure": "unsure", "decided": "decided"},
+        "same": "same",
+        "not_same": "not the same",
+        "in": "in",
+    },
+}
 
 
-def _highlight(sentence: str, text: str) -> str:
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '\\"') + '"' if re.search(r"[\s\"'$`\\;&|<>()]", value) else value
+
+
+def decision_commands(kind: str, **values: str) -> list[tuple[str, str]]:
+    """(review command, decisions.csv row) for each way to decide an item."""
+    if kind == "pair":
+        a, b = values["entity_a"], values["entity_b"]
+        return [
+            (f"presseabgleich review {action} {a} {b}", f";{action};{a};{b};;;;") for action in ("same", "not-same")
+        ]
+    entity_id = values["entity_id"]
+    commands = []
+    if values.get("suggested"):
+        commands.append((f"presseabgleich review accept {entity_id}", f";accept;{entity_id};{values['suggested']};;;;"))
+    for form in values.get("forms", []):
+        if form != values.get("suggested"):
+            commands.append(
+                (f"presseabgleich review rename {entity_id} {_quote(form)}", f";rename;{entity_id};{form};;;;")
+            )
+    return commands
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("pipeline", "review/templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _marked(sentence: str, text: str) -> tuple[str, str, str]:
     start = sentence.find(text)
     if start < 0:
-        return html.escape(sentence)
-    end = start + len(text)
-    return html.escape(sentence[:start]) + "<mark>" + html.escape(text) + "</mark>" + html.escape(sentence[end:])
+        return sentence, "", ""
+    return sentence[:start], text, sentence[start + len(text) :]
 
 
 def render_html(
-    discrepancies: pd.DataFrame, links: pd.DataFrame, documents: pd.DataFrame, doc_links: dict[str, str]
+    discrepancies: pd.DataFrame,
+    links: pd.DataFrame,
+    documents: pd.DataFrame,
+    doc_links: dict[str, str],
+    duplicates: pd.DataFrame | None = None,
+    language: str = "de",
+    decisions_file: str = "data/decisions.csv",
 ) -> str:
-    """A self-contained page: no scripts, no network, every name escaped."""
-    titles = dict(zip(documents["doc_id"], documents["title"], strict=True))
-    wanted = set(discrepancies["entity_id"])
-    first_by_entity: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+    """A self-contained page (no scripts, no network); every value is escaped by Jinja2."""
+    duplicates = duplicates if duplicates is not None else pd.DataFrame(columns=["pair_id", "status"])
+    texts = TEXTS.get(language, TEXTS["de"])
+    titles = dict(zip(documents["doc_id"], documents["title"], strict=True)) if len(documents) else {}
+    wanted = set(discrepancies["entity_id"]) | set(duplicates.get("entity_a", [])) | set(duplicates.get("entity_b", []))
+    mentions_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    counts: Counter = Counter()
+    first_by_variant: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for entity_id, text, doc_id, sentence in links[["entity_id", "text", "doc_id", "sentence"]].itertuples(
         index=False, name=None
     ):
-        if entity_id in wanted and text not in first_by_entity[entity_id]:
-            first_by_entity[entity_id][text] = {"doc_id": doc_id, "sentence": sentence}
-    open_count = int((discrepancies["status"] == "open").sum())
-    parts = [
-        "<!DOCTYPE html><html lang='de'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        "<title>Presseabgleich: Abweichungen zur Prüfung</title>",
-        f"<style>{STYLE}</style></head><body>",
-        "<h1>Presseabgleich: discrepancies to review</h1>",
-        f"<p class='meta'>{open_count} open, {len(discrepancies) - open_count} decided. "
-        "Record decisions in the decisions file or with <code>presseabgleich review</code>.</p>",
-    ]
+        if entity_id not in wanted:
+            continue
+        counts[entity_id] += 1
+        mention = {
+            "doc": doc_id,
+            "title": titles.get(doc_id) or doc_id,
+            "href": doc_links.get(doc_id, ""),
+            "parts": _marked(sentence, text),
+        }
+        if counts[entity_id] <= MENTIONS_SHOWN:
+            mentions_of[entity_id].append(mention)
+        first_by_variant[entity_id].setdefault(text, mention)
+    cards = []
     for row in discrepancies.itertuples(index=False):
-        parts.append(f"<section class='card {html.escape(row.status)}' id='{html.escape(row.discrepancy_id)}'>")
-        # an undecided name has no canonical form yet: show the competing forms
-        title = row.canonical_name if row.suggested or not row.variants else " / ".join(json.loads(row.variants))
-        parts.append(
-            f"<h2>{html.escape(title or '')} <span class='meta'>({html.escape(row.type)}, "
-            f"{html.escape(row.entity_id or '')})</span></h2>"
+        forms = json.loads(row.forms) if row.forms else []
+        title = row.canonical_name if row.suggested or not forms else " / ".join(forms)
+        where = [] if row.entity_id else list(json.loads(row.where_seen).items())
+        cards.append(
+            {
+                "row": row,
+                "title": title,
+                "variants": sorted(first_by_variant.get(row.entity_id, {}).items()) if row.entity_id else [],
+                "where": [(d, doc_links.get(d, ""), v) for d, v in where],
+                "commands": decision_commands("entity", entity_id=row.entity_id, suggested=row.suggested, forms=forms)
+                if row.entity_id and row.status == "open" and row.kind in NAME_KINDS
+                else [],
+            }
         )
-        parts.append(
-            f"<p><span class='kind'>{html.escape(row.kind)}</span> · {html.escape(row.status)}"
-            + (f" (decision {html.escape(row.decision)})" if row.decision else "")
-            + f" · confidence {row.confidence:.2f}</p>"
+    pair_cards = [
+        {
+            "row": row,
+            "evidence": [e for e in str(row.evidence).split(" | ") if e],
+            "against": [e for e in str(row.against).split(" | ") if e],
+            "commands": decision_commands("pair", entity_a=row.entity_a, entity_b=row.entity_b)
+            if row.status != "decided"
+            else [],
+        }
+        for row in duplicates.itertuples(index=False)
+    ]
+    entities = [
+        {"id": e, "mentions": mentions_of[e], "more": max(0, counts[e] - MENTIONS_SHOWN)} for e in sorted(mentions_of)
+    ]
+    n_open = int((discrepancies["status"] == "open").sum())
+    n_pairs = int((duplicates["status"] != "decided").sum()) if len(duplicates) else 0
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            t=texts,
+            language=language if language in TEXTS else "de",
+            cards=cards,
+            pair_cards=pair_cards,
+            entities=entities,
+            summary=texts["summary"].format(
+                open=n_open,
+                pairs=n_pairs,
+                decided=len(discrepancies) - n_open + (len(duplicates) - n_pairs),
+            ),
+            how=texts["how"].format(file=decisions_file),
         )
-        suggestion = row.suggested or "— undecided: the texts cannot say which form is right"
-        parts.append(f"<p>Suggested: <strong>{html.escape(suggestion)}</strong></p>")
-        parts.append(f"<p class='meta'>{html.escape(row.why)}</p><ul>")
-        variants = first_by_entity.get(row.entity_id, {}) if row.entity_id else {}
-        for variant, first in sorted(variants.items()):
-            doc_id = first["doc_id"]
-            href = doc_links.get(doc_id, "")
-            source = (
-                f"<a href='{html.escape(href, quote=True)}'>{html.escape(titles.get(doc_id) or doc_id)}</a>"
-                if href
-                else html.escape(doc_id)
-            )
-            parts.append(
-                f"<li><mark>{html.escape(variant)}</mark> in {source}"
-                f"<blockquote>{_highlight(first['sentence'], variant)}</blockquote></li>"
-            )
-        if not variants:
-            for doc_id, value in json.loads(row.where_seen).items():
-                href = doc_links.get(doc_id, "")
-                link = (
-                    f"<a href='{html.escape(href, quote=True)}'>{html.escape(doc_id)}</a>"
-                    if href
-                    else html.escape(doc_id)
-                )
-                parts.append(f"<li>{link}: {html.escape(str(value))}</li>")
-        parts.append("</ul></section>")
-    if discrepancies.empty:
-        parts.append("<p>No discrepancies: every entity is written the same way in all documents.</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    )
 
 
-def run_report(processed_dir: Path, config: dict[str, Any]) -> pd.DataFrame:
-    """Stage entry point: entities + links → discrepancies.csv and discrepancies.html."""
+def run_report(processed_dir: Path, config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage entry point: entities, links, candidate pairs → discrepancies.csv/.parquet,
+    possible_duplicates.csv and discrepancies.html. Returns (discrepancies, duplicates)."""
     entities = read_parquet(processed_dir / ENTITIES_FILE, "resolve")
     links = read_parquet(processed_dir / MENTION_ENTITIES_FILE, "resolve")
     facts = read_parquet(processed_dir / FACTS_FILE, "resolve")
+    duplicates = read_parquet(processed_dir / CANDIDATES_FILE, "resolve")
     mentions = read_parquet(processed_dir / MENTIONS_FILE, "extract")
     documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest")
-    discrepancies = find_discrepancies(entities, links, facts, mentions)
+    published = dict(zip(documents["doc_id"], documents["published"], strict=True)) if len(documents) else {}
+    discrepancies = find_discrepancies(entities, links, facts, mentions, published)
+    write_parquet_atomic(processed_dir / DISCREPANCIES_FILE, discrepancies)
     export = discrepancies.copy()
-    for column in ("variants",):
-        export[column] = [" | ".join(json.loads(v)) if v else "" for v in export[column]]
-    write_csv(export, processed_dir / DISCREPANCIES_CSV, config["export"]["csv_dialect"])
+    export["variants"] = [" | ".join(json.loads(v)) if v else "" for v in export["variants"]]
+    dialect = config["export"]["csv_dialect"]
+    write_csv(export, processed_dir / DISCREPANCIES_CSV, dialect)
+    write_csv(duplicates, processed_dir / DUPLICATES_CSV, dialect)
     raw_dir = Path(config["paths"]["raw_dir"])
     doc_links = {
         row.doc_id: Path(os.path.relpath(raw_dir / row.source_path, processed_dir)).as_posix()
         for row in documents.itertuples(index=False)
     }
-    write_text_atomic(processed_dir / DISCREPANCIES_HTML, render_html(discrepancies, links, documents, doc_links))
-    return discrepancies
+    page = render_html(
+        discrepancies,
+        links,
+        documents,
+        doc_links,
+        duplicates,
+        language=config["report"]["language"],
+        decisions_file=str(config["paths"]["decisions_file"]),
+    )
+    write_text_atomic(processed_dir / DISCREPANCIES_HTML, page)
+    return discrepancies, duplicates
