@@ -54,6 +54,28 @@ CANDIDATE_COLUMNS = [
     "forms",
     "decision",
 ]
+ENTITY_COLUMNS = [
+    "entity_id",
+    "type",
+    "canonical_name",
+    "canonical_status",
+    "canonical_reason",
+    "variants",
+    "normalised_forms",
+    "n_documents",
+    "n_mentions",
+    "documents",
+    "first_seen",
+    "last_seen",
+    "titles",
+    "roles",
+    "merge_reasons",
+    "merged_ids",
+    "decisions",
+    "affiliations",
+    "emails",
+    "phones",
+]
 CONNECTOR_AFTER_PERSON = re.compile(r"^\s*,?\s*(?:von der|von den|vom|von|bei der|beim|bei|der|des|im|aus der|aus)\s*$")
 
 
@@ -108,6 +130,9 @@ def cluster_forms(
     must: list[MustLink] = []
     cannot: list[CannotLink] = []
     for decision in reversed(pair_judgements):  # newest first
+        if decision.entity_id == decision.value:
+            stale[decision.decision_id] = f"{decision.action} of {decision.entity_id} with itself"
+            continue
         nodes = {}
         for entity_id in (decision.entity_id, decision.value):
             nodes[entity_id] = [n for n in lineage.nodes_of_id.get(entity_id, ()) if n in forms]
@@ -396,7 +421,9 @@ def resolve(
             "merged_ids": _json(old for old, new in state.aliases.items() if new == entity_id),
             "decisions": _json(applied_by_entity.get(entity_id, ())),
         }
-    entities = pd.DataFrame(list(rows.values())).sort_values(["type", "canonical_name", "entity_id"], ignore_index=True)
+    entities = pd.DataFrame(list(rows.values()), columns=ENTITY_COLUMNS[:-3]).sort_values(
+        ["type", "canonical_name", "entity_id"], ignore_index=True
+    )
     entity_mentions = entity_mentions[~entity_mentions["entity_id"].isin(ignored)]
     entity_of = dict(zip(entity_mentions["mention_id"], entity_mentions["entity_id"], strict=True))
     canonical_of = {entity_id: row["canonical_name"] for entity_id, row in rows.items()}
