@@ -131,7 +131,9 @@ def evaluate_run(processed_dir: Path, gold_dir: Path) -> dict[str, Any]:
 
     mentions = pd.read_parquet(processed_dir / MENTIONS_FILE)
     links = pd.read_parquet(processed_dir / MENTION_ENTITIES_FILE)
-    report = _read_csv(processed_dir / "discrepancies.csv")
+    from pipeline.columns import read_table_csv
+
+    report = read_table_csv(processed_dir / "discrepancies.csv")
     joined = gold_mentions.merge(
         links[["doc_id", "text", "entity_id"]].drop_duplicates(),
         left_on=["doc_id", "surface"],

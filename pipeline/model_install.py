@@ -84,7 +84,8 @@ def install_model(name: str, time_limit_s: float = 120.0, log: Callable[[str], N
         return False
     if result.returncode != 0:
         last = next((line for line in reversed(result.stderr.splitlines()) if line.strip()), "pip failed")
-        log(f"note: could not install {name} ({last.strip()})")
+        reason = last.split("Caused by ", 1)[-1].strip()
+        log(f"note: could not install {name} ({reason[:160]})")
         return False
     import importlib
 

@@ -12,13 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.columns import read_table_csv
 from tests.conftest import REPO, SEEDS, write_run_config
 
 pytestmark = pytest.mark.slow
 
 
 def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    return read_table_csv(path)
 
 
 def test_report_has_exactly_the_two_real_discrepancies(sample_run):
