@@ -31,6 +31,13 @@ COMMANDS = [
 ]
 
 
+def help_text(*command: str) -> str:
+    """--help output as one line: rich's box borders and line breaks taken out."""
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.replace("│", " ").split())
+
+
 def test_version():
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("presseabgleich 0.")
@@ -38,16 +45,14 @@ def test_version():
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_every_help_shows_defaults_and_an_example(command):
-    result = CliRunner().invoke(app, [*command, "--help"], terminal_width=200)
-    assert result.exit_code == 0, result.output
-    text = " ".join(result.output.split())
+    text = help_text(*command)
     assert f"Example: presseabgleich {' '.join(command)}" in text
     if "--config" in text:  # every command but the two that take no options
         assert "[default: (./presseabgleich.toml if it exists)]" in text
 
 
 def test_help_shows_the_configured_defaults():
-    text = " ".join(CliRunner().invoke(app, ["run", "--help"], terminal_width=200).output.split())
+    text = help_text("run")
     assert "[default: (data/raw, config paths.raw_dir)]" in text
     assert "[default: (excel-de, config export.csv_dialect)]" in text
 
