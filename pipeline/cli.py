@@ -641,8 +641,10 @@ def install_model(
     cfg = _config(config)
     name = cfg["model"]["name"] or "de_core_news_sm"
     if not install(name, time_limit_s=time_limit, log=log):
-        message = no_model_message(cfg["model"])
-        log(message if message else "        the fallback model, trained from the GermEval files, will be used instead")
+        # one line only: `make run` goes on to `run`, which explains in full if no model can be had at all
+        log(
+            "        `run` uses the fallback model instead, trained from the GermEval 2014 files where they are present"
+        )
         raise typer.Exit(1)
 
 

@@ -126,6 +126,8 @@ def test_review_notebook_executes(sample_run):
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "people" in text and "encoding" in text
+    charts = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(charts) == 1  # shown inline, not written by a headless backend
 
 
 def test_the_log_lists_open_discrepancies_up_to_the_configured_limit(sample_run, tmp_path):
