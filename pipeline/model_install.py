@@ -11,6 +11,7 @@ to its own trained model.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -40,6 +41,18 @@ def model_wheel_url(name: str, spacy_version: str) -> str:
     major, minor = spacy_version.split(".")[:2]
     version = f"{major}.{minor}.0"
     return f"{RELEASES}/{name}-{version}/{name}-{version}-py3-none-any.whl"
+
+
+def pip_failure(stderr: str) -> str:
+    """The gist of pip's error output, in a few words for one log line."""
+    errno = re.search(r"\[Errno [^\]]*\] [^'\")]+", stderr)  # no network: "[Errno -2] Name or service not known"
+    if errno:
+        return errno.group(0).strip()
+    http = re.search(r"\b(?:HTTP error )?(4\d\d|5\d\d) Client Error[^\n]*|\b404\b[^\n]*", stderr)
+    if http:
+        return http.group(0).strip()[:160]
+    errors = [line for line in stderr.splitlines() if line.startswith("ERROR:")]
+    return (errors[0] if errors else "pip failed")[:160]
 
 
 def is_installed(name: str) -> bool:
@@ -83,9 +96,7 @@ def install_model(name: str, time_limit_s: float = 120.0, log: Callable[[str], N
         log(f"note: installing {name} took longer than {time_limit_s:.0f} s and was stopped")
         return False
     if result.returncode != 0:
-        last = next((line for line in reversed(result.stderr.splitlines()) if line.strip()), "pip failed")
-        reason = last.split("Caused by ", 1)[-1].strip()
-        log(f"note: could not install {name} ({reason[:160]})")
+        log(f"note: could not install {name} ({pip_failure(result.stderr)})")
         return False
     import importlib
 

@@ -111,3 +111,15 @@ def test_extraction_code_imports_without_fcntl():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_pip_failures_are_said_in_a_few_words():
+    from pipeline.model_install import pip_failure
+
+    offline = (
+        "ERROR: Could not install packages due to an OSError: HTTPSConnectionPool(host='github.com', port=443): "
+        "Max retries exceeded (Caused by NewConnectionError('<obj>: Failed to establish a new connection: "
+        "[Errno -2] Name or service not known'))\n"
+    )
+    assert pip_failure(offline) == "[Errno -2] Name or service not known"
+    assert pip_failure("ERROR: No matching distribution\nhint: something long\n") == "ERROR: No matching distribution"
