@@ -116,3 +116,9 @@ def test_show_on_the_sample_run(sample_run, tmp_path):
     assert shown and shown <= set(people["entity_id"])
     missing = CliRunner().invoke(app, ["show", doc_id + "x", "--processed-dir", str(folder)])
     assert missing.exit_code == 1 and "did you mean" in missing.output and "Traceback" not in missing.output
+
+
+def test_a_document_without_mentions_is_shown_as_plain_text():
+    document, mentions, links, entities = parts()
+    page, n_marks = render_document(document, mentions.iloc[0:0], links.iloc[0:0], entities)
+    assert n_marks == 0 and "<mark" not in page and "&lt;Gäste&gt;" in page and "<table" not in page
