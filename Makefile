@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+MODEL_STAMP := $(VENV)/.model-tried
 
-.PHONY: requirements browser run data model test test-fast lint format clean
+.PHONY: requirements browser install-model run data model notebook test test-fast lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,13 +16,26 @@ $(STAMP): pyproject.toml
 
 requirements: $(STAMP)
 
-run: $(STAMP)
+# spaCy's de_core_news_sm, tried once per venv (bounded in time: no internet fails in
+# seconds). Where it cannot be had, `run` trains its fallback model from GermEval.
+# `make install-model` tries again.
+$(MODEL_STAMP): $(STAMP)
+	$(BIN)/presseabgleich install-model --time-limit 120 || true
+	touch $(MODEL_STAMP)
+
+install-model: $(STAMP)
+	$(BIN)/presseabgleich install-model --time-limit 300 && touch $(MODEL_STAMP)
+
+run: $(STAMP) $(MODEL_STAMP)
 	$(BIN)/presseabgleich run
 
 data: run
 
 model: $(STAMP)
 	$(BIN)/presseabgleich train-model
+
+notebook: $(STAMP)
+	$(BIN)/jupyter lab notebooks/review.ipynb
 
 # Debian's chromium for the test that renders the HTML report in a real browser.
 browser:

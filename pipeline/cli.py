@@ -15,9 +15,26 @@ from typing import Annotated, Any
 
 import typer
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import ConfigError, default_config, load_config
 
 EXIT_PARTIAL = 3
+DEFAULTS = default_config()  # the packaged config.toml: --help shows its values as the defaults
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("presseabgleich")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"presseabgleich {_version()}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
     help="Presseabgleich: German press releases → people, places and organisations, reconciled.",
@@ -25,23 +42,65 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Presseabgleich: German press releases → people, places and organisations, reconciled.
+
+    Example: presseabgleich run --raw-dir Pressemitteilungen
+    """
+
+
+def example(*command_lines: str) -> str:
+    """The help epilog of a command: how it is typically called."""
+    return "Example: " + "  |  ".join(f"presseabgleich {line}" for line in command_lines)
+
+
+def _default(section: str, key: str) -> str:
+    """What --help shows as the default of an option whose value comes from the config."""
+    return f"{DEFAULTS[section][key]}, config {section}.{key}"
+
+
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML file overriding the packaged defaults.")
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML file overriding the packaged defaults.",
+        show_default="./presseabgleich.toml if it exists",
+    ),
 ]
-RawOption = Annotated[Path | None, typer.Option("--raw-dir", help="Folder of press releases (config: paths.raw_dir).")]
+RawOption = Annotated[
+    Path | None, typer.Option("--raw-dir", help="Folder of press releases.", show_default=_default("paths", "raw_dir"))
+]
 ProcessedOption = Annotated[
-    Path | None, typer.Option("--processed-dir", help="Folder for derived tables (config: paths.processed_dir).")
+    Path | None,
+    typer.Option("--processed-dir", help="Folder for derived tables.", show_default=_default("paths", "processed_dir")),
 ]
 ModelOption = Annotated[
-    str | None, typer.Option("--model", help="spaCy pipeline to use when installed (config: model.name).")
+    str | None,
+    typer.Option("--model", help="spaCy pipeline to use when installed.", show_default=_default("model", "name")),
 ]
 DialectOption = Annotated[
     str | None,
-    typer.Option("--csv-dialect", help="excel (comma) or excel-de (semicolon) (config: export.csv_dialect)."),
+    typer.Option(
+        "--csv-dialect",
+        help="excel-de (semicolon, decimal comma) or excel (comma, decimal point).",
+        show_default=_default("export", "csv_dialect"),
+    ),
 ]
 NProcessOption = Annotated[
     int | None,
-    typer.Option("--n-process", help="Worker processes for nlp.pipe, 0 = automatic (config: extract.n_process)."),
+    typer.Option(
+        "--n-process",
+        help="Worker processes for extraction, 0 = automatic.",
+        show_default=_default("extract", "n_process"),
+    ),
 ]
 
 
@@ -119,6 +178,35 @@ def _ingest(cfg: dict[str, Any]) -> int:
         log("error: no usable documents")
         return 1
     return EXIT_PARTIAL if result.problems else 0
+
+
+def no_model_message(model_config: dict[str, Any]) -> str | None:
+    """The one message for a machine where no German model can be had (the model
+    is not installed and the fallback's training data is not there), or None."""
+    from pipeline.model import DATA_ENV, installed_model, ner_data_dir
+    from pipeline.model_install import download_command
+
+    name = model_config["name"]
+    if name and installed_model(name) is not None:
+        return None
+    folder = ner_data_dir(model_config).resolve()
+    if all((folder / file).is_file() for file in model_config["train_files"]):
+        return None
+    return (
+        f"error: no German model is available. {name or 'No spaCy model'} is not installed, and the training "
+        f"data for the fallback model ({', '.join(model_config['train_files'])}) is not in {folder}.\n"
+        f"  Either install spaCy's model (needs access to github.com):\n"
+        f"      {download_command(name or 'de_core_news_sm')}\n"
+        f"  or give the GermEval 2014 files: set {DATA_ENV}=/path/to/germeval2014 "
+        f"(or ner_data_dir under [model] in presseabgleich.toml) and run again."
+    )
+
+
+def _require_model(model_config: dict[str, Any]) -> None:
+    message = no_model_message(model_config)
+    if message is not None:
+        log(message)
+        raise typer.Exit(1)
 
 
 @timed
@@ -230,14 +318,14 @@ def _report(cfg: dict[str, Any]) -> None:
         )
 
 
-@app.command()
+@app.command(epilog=example("ingest --raw-dir Pressemitteilungen"))
 def ingest(config: ConfigOption = None, raw_dir: RawOption = None, processed_dir: ProcessedOption = None) -> None:
     """Stage 1: read .txt/.md/.html press releases into documents.parquet."""
     code = _ingest(_config(config, raw_dir, processed_dir))
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(epilog=example("extract --n-process 2"))
 def extract(
     config: ConfigOption = None,
     processed_dir: ProcessedOption = None,
@@ -245,16 +333,18 @@ def extract(
     n_process: NProcessOption = None,
 ) -> None:
     """Stage 2: German NER plus rules over documents.parquet into mentions.parquet."""
-    _extract(_config(config, None, processed_dir, model, n_process))
+    cfg = _config(config, None, processed_dir, model, n_process)
+    _require_model(cfg["model"])
+    _extract(cfg)
 
 
-@app.command()
+@app.command(epilog=example("resolve"))
 def resolve(config: ConfigOption = None, processed_dir: ProcessedOption = None) -> None:
     """Stage 3: merge variant names across documents into entities (entities.parquet)."""
     _resolve(_config(config, None, processed_dir))
 
 
-@app.command()
+@app.command(epilog=example("export --csv-dialect excel"))
 def export(
     config: ConfigOption = None, processed_dir: ProcessedOption = None, csv_dialect: DialectOption = None
 ) -> None:
@@ -262,7 +352,7 @@ def export(
     _export(_config(config, None, processed_dir, csv_dialect=csv_dialect))
 
 
-@app.command()
+@app.command(epilog=example("report"))
 def report(
     config: ConfigOption = None, processed_dir: ProcessedOption = None, csv_dialect: DialectOption = None
 ) -> None:
@@ -270,7 +360,7 @@ def report(
     _report(_config(config, None, processed_dir, csv_dialect=csv_dialect))
 
 
-@app.command()
+@app.command(epilog=example("run --raw-dir Pressemitteilungen --processed-dir Ergebnisse"))
 def run(
     config: ConfigOption = None,
     raw_dir: RawOption = None,
@@ -288,20 +378,21 @@ def run(
     except CurationFilesMissing as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
+    _require_model(cfg["model"])  # before any work: say at once when no model can be had
     _remove_stale_temporaries(Path(cfg["paths"]["processed_dir"]))
     code = _ingest(cfg)
     if code == 1:
         raise typer.Exit(1)
     _extract(cfg)
     _resolve(cfg)
+    _report(cfg)  # before export: the workbook has a sheet of the report's discrepancies
     workbook = _export(cfg, background=True)
-    _report(cfg)
     if workbook is not None:
         _workbook(workbook)
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(epilog=example("evaluate --gold-dir ../shared/seeds"))
 def evaluate(
     config: ConfigOption = None,
     processed_dir: ProcessedOption = None,
@@ -328,6 +419,7 @@ def evaluate(
             missing = [str(p) for p in germeval if not p.is_file()]
             if missing:
                 raise FileNotFoundError(f"GermEval file(s) not found: {', '.join(missing)}")
+            _require_model(cfg["model"])
             results["germeval"] = evaluate_germeval(cfg["model"], list(germeval))
     except FileNotFoundError as exc:
         log(f"error: {exc}")
@@ -339,12 +431,14 @@ def evaluate(
 
 
 review_app = typer.Typer(
-    help="Record reviewer decisions (appended to the decisions file; see README). "
-    "Example: presseabgleich review same P-1a2b3c4d5e P-6f7a8b9c0d",
+    help="Record reviewer decisions (appended to the decisions file; see README).",
     no_args_is_help=True,
+    epilog=example("review list", "review same P-1a2b3c4d5e P-6f7a8b9c0d", "review accept P-05da4133e3"),
 )
 app.add_typer(review_app, name="review")
-ReviewerOption = Annotated[str | None, typer.Option("--reviewer", help="Who decides (default: your login name).")]
+ReviewerOption = Annotated[
+    str | None, typer.Option("--reviewer", help="Who decides (default: your login name on this computer).")
+]
 NoteOption = Annotated[str, typer.Option("--note", help="Why, in a few words.")]
 
 
@@ -357,14 +451,15 @@ def _review_config(config: Path | None, processed_dir: Path | None) -> dict[str,
     return cfg
 
 
-def _reviewer(name: str | None) -> str:
+def login_name() -> str:
+    """Who is at the keyboard: getpass looks at LOGNAME, USER, LNAME and USERNAME
+    (Windows sets USERNAME, not USER) and then the password database; a machine
+    with none of them (a container, a service account) gets "" rather than a crash."""
     import getpass
 
-    if name:
-        return name
     try:
         return getpass.getuser()
-    except (OSError, KeyError, ImportError):  # no login name (some Windows services, containers)
+    except (OSError, KeyError, ImportError):
         return ""
 
 
@@ -374,7 +469,7 @@ def _record(cfg: dict[str, Any], reviewer: str | None, **fields: str) -> None:
     path = Path(cfg["paths"]["decisions_file"])
     try:
         _, problems = read_decisions(path)
-        decision = append_decision(path, Decision(decision_id="", reviewer=_reviewer(reviewer), **fields))
+        decision = append_decision(path, Decision(decision_id="", reviewer=reviewer or login_name(), **fields))
     except (DecisionsFileError, OSError) as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
@@ -412,14 +507,14 @@ def _known_entity(cfg: dict[str, Any], entity_id: str):
     return match.iloc[0]
 
 
-@review_app.command("list")
+@review_app.command("list", epilog=example("review list", "review list --all --processed-dir data/processed"))
 def review_list(
     config: ConfigOption = None,
     processed_dir: ProcessedOption = None,
     all_items: Annotated[bool, typer.Option("--all", help="Also list decided items.")] = False,
 ) -> None:
     """Show the open discrepancies and possible duplicates of the last run, each with the command
-    that decides it. Example: presseabgleich review list"""
+    that decides it."""
     import json
 
     from pipeline.resolve import CANDIDATES_FILE
@@ -457,9 +552,9 @@ def review_list(
                 typer.echo(f"    {command}")
 
 
-@review_app.command("show")
+@review_app.command("show", epilog=example("review show P-1a2b3c4d5e"))
 def review_show(entity_id: str, config: ConfigOption = None, processed_dir: ProcessedOption = None) -> None:
-    """Show an entity and every mention of it in its sentence. Example: presseabgleich review show P-1a2b3c4d5e"""
+    """Show an entity and every mention of it in its sentence."""
     from pipeline.resolve import MENTION_ENTITIES_FILE
 
     cfg = _review_config(config, processed_dir)
@@ -486,7 +581,7 @@ def _pair_decision(action: str, entity_id: str, other_id: str, config, processed
     _record(cfg, reviewer, action=action, entity_id=entity_id, value=other_id, note=note)
 
 
-@review_app.command("same")
+@review_app.command("same", epilog=example('review same P-1a2b3c4d5e P-6f7a8b9c0d --note "gleiche Person"'))
 def review_same(
     entity_id: str,
     other_id: str,
@@ -495,12 +590,11 @@ def review_same(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """ENTITY_ID and OTHER_ID are one entity; ENTITY_ID's ID is kept, OTHER_ID stays an alias of it.
-    Example: presseabgleich review same P-1a2b3c4d5e P-6f7a8b9c0d --note "gleiche Person" """
+    """ENTITY_ID and OTHER_ID are one entity; ENTITY_ID's ID is kept, OTHER_ID stays an alias of it."""
     _pair_decision("same", entity_id, other_id, config, processed_dir, reviewer, note)
 
 
-@review_app.command("merge")
+@review_app.command("merge", epilog=example("review merge L-aaaa L-bbbb"))
 def review_merge(
     entity_id: str,
     other_id: str,
@@ -509,11 +603,11 @@ def review_merge(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """Same as `review same`: merge OTHER_ID into ENTITY_ID. Example: presseabgleich review merge L-aaaa L-bbbb"""
+    """Same as `review same`: merge OTHER_ID into ENTITY_ID."""
     _pair_decision("same", entity_id, other_id, config, processed_dir, reviewer, note)
 
 
-@review_app.command("not-same")
+@review_app.command("not-same", epilog=example('review not-same P-1a2b3c4d5e P-6f7a8b9c0d --note "Vater und Sohn"'))
 def review_not_same(
     entity_id: str,
     other_id: str,
@@ -522,12 +616,11 @@ def review_not_same(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """ENTITY_ID and OTHER_ID are different entities: never merged, whatever the texts say.
-    Example: presseabgleich review not-same P-1a2b3c4d5e P-6f7a8b9c0d"""
+    """ENTITY_ID and OTHER_ID are different entities: never merged, whatever the texts say."""
     _pair_decision("not-same", entity_id, other_id, config, processed_dir, reviewer, note)
 
 
-@review_app.command("unsure")
+@review_app.command("unsure", epilog=example('review unsure P-1a2b3c4d5e P-6f7a8b9c0d --note "Pressestelle fragen"'))
 def review_unsure(
     entity_id: str,
     other_id: str,
@@ -536,12 +629,11 @@ def review_unsure(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """Looked at the pair, cannot tell yet: it stays listed, marked unsure.
-    Example: presseabgleich review unsure P-1a2b3c4d5e P-6f7a8b9c0d --note "Pressestelle fragen" """
+    """Looked at the pair, cannot tell yet: it stays listed, marked unsure."""
     _pair_decision("unsure", entity_id, other_id, config, processed_dir, reviewer, note)
 
 
-@review_app.command("accept")
+@review_app.command("accept", epilog=example('review accept P-05da4133e3 --note "Schreibweise bestätigt"'))
 def review_accept(
     entity_id: str,
     config: ConfigOption = None,
@@ -549,7 +641,7 @@ def review_accept(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """Accept the suggested canonical name of ENTITY_ID as it stands now. Example: presseabgleich review accept P-1a2b3c4d5e"""
+    """Accept the suggested canonical name of ENTITY_ID as it stands now."""
     cfg = _review_config(config, processed_dir)
     entity = _known_entity(cfg, entity_id)
     if entity["canonical_status"] == "undecided":
@@ -558,7 +650,9 @@ def review_accept(
     _record(cfg, reviewer, action="accept", entity_id=entity_id, value=entity["canonical_name"], note=note)
 
 
-@review_app.command("rename")
+@review_app.command(
+    "rename", epilog=example('review rename P-92b9e8cf4c "David A. Lüngen" --note "Stadt Mülheim bestätigt"')
+)
 def review_rename(
     entity_id: str,
     name: str,
@@ -567,8 +661,7 @@ def review_rename(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """Set the canonical name of ENTITY_ID to NAME.
-    Example: presseabgleich review rename P-1a2b3c4d5e "David A. Lüngen" --note "Stadt bestätigt" """
+    """Set the canonical name of ENTITY_ID to NAME."""
     cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     if not name.strip():
@@ -577,7 +670,7 @@ def review_rename(
     _record(cfg, reviewer, action="rename", entity_id=entity_id, value=name.strip(), note=note)
 
 
-@review_app.command("retype")
+@review_app.command("retype", epilog=example("review retype O-1a2b3c4d5e LOC"))
 def review_retype(
     entity_id: str,
     entity_type: Annotated[str, typer.Argument(metavar="TYPE", help="PER, LOC or ORG.")],
@@ -586,7 +679,7 @@ def review_retype(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """ENTITY_ID is of another type (PER, LOC, ORG); it keeps its ID. Example: presseabgleich review retype O-1a2b3c4d5e LOC"""
+    """ENTITY_ID is of another type (PER, LOC, ORG); it keeps its ID."""
     cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     if entity_type.upper() not in {"PER", "LOC", "ORG"}:
@@ -595,7 +688,7 @@ def review_retype(
     _record(cfg, reviewer, action="retype", entity_id=entity_id, value=entity_type.upper(), note=note)
 
 
-@review_app.command("ignore")
+@review_app.command("ignore", epilog=example("review ignore O-1a2b3c4d5e"))
 def review_ignore(
     entity_id: str,
     config: ConfigOption = None,
@@ -603,13 +696,15 @@ def review_ignore(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """ENTITY_ID is no person, place or organisation: leave it out of the tables. Example: presseabgleich review ignore O-1a2b3c4d5e"""
+    """ENTITY_ID is no person, place or organisation: leave it out of the tables."""
     cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     _record(cfg, reviewer, action="ignore", entity_id=entity_id, note=note)
 
 
-@review_app.command("split")
+@review_app.command(
+    "split", epilog=example('review split P-0c818391c7 --mention "dortmund-2025-03-01: Thomas Schmidt"')
+)
 def review_split(
     entity_id: str,
     mention: Annotated[
@@ -620,8 +715,7 @@ def review_split(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """Split mentions off ENTITY_ID: they name someone else (they get an ID of their own).
-    Example: presseabgleich review split P-1a2b3c4d5e --mention "dortmund-2025-03-01: Thomas Schmidt" """
+    """Split mentions off ENTITY_ID: they name someone else (they get an ID of their own)."""
     cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     if not mention or any(":" not in m for m in mention):
@@ -630,7 +724,7 @@ def review_split(
     _record(cfg, reviewer, action="split", entity_id=entity_id, mentions="; ".join(mention), note=note)
 
 
-@review_app.command("undo")
+@review_app.command("undo", epilog=example("review undo 7"))
 def review_undo(
     decision_id: str,
     config: ConfigOption = None,
@@ -638,7 +732,7 @@ def review_undo(
     reviewer: ReviewerOption = None,
     note: NoteOption = "",
 ) -> None:
-    """Retract decision DECISION_ID (appends a retraction; nothing is deleted). Example: presseabgleich review undo 7"""
+    """Retract decision DECISION_ID (appends a retraction; nothing is deleted)."""
     from pipeline.review.decisions import DecisionsFileError, read_decisions
 
     cfg = _review_config(config, processed_dir)
@@ -655,7 +749,7 @@ def review_undo(
     _record(cfg, reviewer, action="undo", entity_id=target.entity_id, value=decision_id, note=note)
 
 
-@app.command("train-model")
+@app.command("train-model", epilog=example("train-model", "train-model --force"))
 def train_model(
     config: ConfigOption = None, force: Annotated[bool, typer.Option(help="Retrain even if cached.")] = False
 ) -> None:
@@ -666,6 +760,7 @@ def train_model(
     from pipeline.model import cache_dir, ensure_fallback_model, fallback_key
 
     cfg = _config(config)
+    _require_model(cfg["model"])
     if force:
         target = cache_dir(cfg["model"]) / f"de_ner_{fallback_key(cfg['model'])[:16]}"
         shutil.rmtree(target, ignore_errors=True)
@@ -682,6 +777,48 @@ def train_model(
             ensure_ascii=False,
         )
     )
+
+
+@app.command(epilog=example("show hagen-pressemitteilung-2025-01-30", "show meldung-7 --output meldung-7.html"))
+def show(
+    doc_id: Annotated[str, typer.Argument(help="The document's doc_id, as in mentions.csv (Dokument-ID).")],
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write the page.", show_default="<processed-dir>/show/DOC.html"),
+    ] = None,
+) -> None:
+    """Write an HTML page of one document with every mention highlighted and linked to its entity."""
+    from pipeline.show import UnknownDocument, run_show
+
+    cfg = _config(config, None, processed_dir)
+    try:
+        path, n_marks = run_show(Path(cfg["paths"]["processed_dir"]), doc_id, output)
+    except (FileNotFoundError, UnknownDocument) as exc:
+        log(f"error: {exc.args[0] if isinstance(exc, UnknownDocument) else exc}")
+        raise typer.Exit(1) from exc
+    log(f"show: {n_marks} mentions marked → {path}")
+
+
+@app.command("install-model", epilog=example("install-model", "install-model --time-limit 300"))
+def install_model(
+    config: ConfigOption = None,
+    time_limit: Annotated[
+        int, typer.Option("--time-limit", help="Give up after this many seconds (no internet must not hang a run).")
+    ] = 120,
+) -> None:
+    """Install spaCy's German model (config: model.name) into this Python environment: the release wheel that `python -m spacy download de_core_news_sm` installs. Where it cannot be had, `run` trains and uses its own fallback model instead."""
+    from pipeline.model_install import install_model as install
+
+    cfg = _config(config)
+    name = cfg["model"]["name"] or "de_core_news_sm"
+    if not install(name, time_limit_s=time_limit, log=log):
+        # one line only: `make run` goes on to `run`, which explains in full if no model can be had at all
+        log(
+            "        `run` uses the fallback model instead, trained from the GermEval 2014 files where they are present"
+        )
+        raise typer.Exit(1)
 
 
 def main() -> None:

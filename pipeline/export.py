@@ -1,19 +1,26 @@
 """Stage 4, export: reconciled tables for spreadsheets.
 
 Writes people.csv, places.csv, organisations.csv and mentions.csv (UTF-8 with
-BOM, so Excel reads umlauts; `excel-de` dialect uses `;` as German Excel
-expects; no `sep=` line, which would break Excel's BOM detection), plus the
-same tables as sheets of one workbook, presseabgleich.xlsx (header row frozen,
-filters on). Cells that a spreadsheet would execute as a formula (starting
-with = + - @, tab or carriage return) are neutralised with a leading
-apostrophe in CSV and stored as plain text in XLSX. Lists are joined with
-" | "; dates are ISO 8601; IDs stay text.
+BOM, so Excel reads umlauts; no `sep=` line, which would break Excel's BOM
+detection). The default dialect `excel-de` is what Excel with a German locale
+expects: `;` between cells and a decimal comma in numbers; `excel` (comma, decimal
+point) is the option for English-locale spreadsheets. Column headers are German
+(pipeline/columns.py has the one mapping).
+
+The workbook presseabgleich.xlsx has the same tables as sheets, plus the review
+list (the report's discrepancies and the candidate pairs resolve did not merge),
+the decisions file and the documents; numbers are numbers and dates are dates
+there, so a reader can sort and filter them (header row frozen, filters on).
+Cells that a spreadsheet would execute as a formula (starting with = + - @, tab
+or carriage return) are neutralised with a leading apostrophe in CSV and stored
+as plain text in XLSX. Lists are joined with " | "; dates in CSV are ISO 8601;
+IDs stay text.
 
 Spreadsheet limits (Excel and LibreOffice): a cell holds at most 32,767
 characters, a sheet at most 1,048,576 rows. Longer lists keep the items that
 fit and say how many were left out (the full lists stay in the Parquet files);
 longer texts are cut with a marker; a table with more rows continues on
-further sheets ("mentions (2)"), and a CSV too long for one sheet is named in
+further sheets ("Erwähnungen (2)"), and a CSV too long for one sheet is named in
 the log.
 """
 
@@ -22,17 +29,31 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import xlsxwriter
 
+from pipeline.columns import (
+    DATE_COLUMNS,
+    DATETIME_COLUMNS,
+    FORMULA_STARTS,
+    GERMAN_HEADERS,
+    SHEET_NAMES,
+    german_headers,
+)
+from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.io import atomic_path, read_parquet, write_text_atomic
-from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
+from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, MENTION_ENTITIES_FILE
+from pipeline.review.decisions import DECISION_COLUMNS
 
-DIALECTS = {"excel": ",", "excel-de": ";"}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# name → (delimiter, decimal mark)
+DIALECTS = {"excel-de": (";", ","), "excel": (",", ".")}
+DOCUMENT_COLUMNS = ["doc_id", "source_path", "title", "published", "issuer"]
+DATE_FORMAT = "dd.mm.yyyy"
+DATETIME_FORMAT = "dd.mm.yyyy hh:mm"
 LIST_SEPARATOR = " | "
 WORKBOOK_FILE = "presseabgleich.xlsx"
 MAX_CELL_CHARS = 32_767
@@ -120,10 +141,13 @@ def flatten_lists(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_text(frame: pd.DataFrame, dialect: str) -> str:
+    """The table as CSV text for a spreadsheet: BOM, German headers, the dialect's
+    delimiter and decimal mark."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown CSV dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
-    safe = frame.map(lambda value: fit_cell(neutralise(value)))
-    return "\ufeff" + safe.to_csv(index=False, sep=DIALECTS[dialect], lineterminator="\r\n")
+    delimiter, decimal = DIALECTS[dialect]
+    safe = german_headers(frame).map(lambda value: fit_cell(neutralise(value)))
+    return "\ufeff" + safe.to_csv(index=False, sep=delimiter, decimal=decimal, lineterminator="\r\n")
 
 
 def write_csv(frame: pd.DataFrame, path: Path, dialect: str) -> None:
@@ -141,10 +165,31 @@ def sheet_parts(name: str, frame: pd.DataFrame, max_rows: int = MAX_SHEET_ROWS) 
     ]
 
 
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _as_local_datetime(value: Any) -> datetime | None:
+    """An ISO time stamp as the reader's local time (a workbook cell has no time zone)."""
+    try:
+        stamp = datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+    if stamp is not None and stamp.tzinfo is not None:
+        stamp = stamp.astimezone().replace(tzinfo=None)
+    return stamp
+
+
 def write_workbook(sheets: dict[str, pd.DataFrame], path: Path, max_rows: int = MAX_SHEET_ROWS) -> None:
     """One sheet per table (continued on further sheets past the row limit), header
-    row frozen, filters on. xlsxwriter streams rows (constant memory) and is told
-    never to turn text into formulas or links."""
+    row frozen, filters on, German headers. Numbers are written as numbers, the
+    date columns of pipeline/columns.py as dates. xlsxwriter streams rows
+    (constant memory) and is told never to turn text into formulas or links."""
     options = {
         "constant_memory": True,
         "strings_to_formulas": False,
@@ -154,20 +199,35 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path, max_rows: int = 
     with atomic_path(path) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp), options)
         header = workbook.add_format({"bold": True})
+        formats = {
+            "date": workbook.add_format({"num_format": DATE_FORMAT}),
+            "datetime": workbook.add_format({"num_format": DATETIME_FORMAT}),
+        }
         for sheet_name, frame in (
             part for name, table in sheets.items() for part in sheet_parts(name, table, max_rows)
         ):
             sheet = workbook.add_worksheet(sheet_name)
+            kinds = [
+                "date" if c in DATE_COLUMNS else "datetime" if c in DATETIME_COLUMNS else "" for c in frame.columns
+            ]
             for index, column in enumerate(frame.columns):
-                longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
+                longest = max(
+                    [len(str(GERMAN_HEADERS.get(column, column)))] + [len(str(v)) for v in frame[column].head(200)]
+                )
                 sheet.set_column(index, index, min(max(10, longest + 2), 60))
             sheet.freeze_panes(1, 0)
             sheet.autofilter(0, 0, len(frame), max(0, len(frame.columns) - 1))
-            sheet.write_row(0, 0, list(frame.columns), header)
+            sheet.write_row(0, 0, list(german_headers(frame.head(0)).columns), header)
             for row_number, row in enumerate(frame.itertuples(index=False, name=None), 1):
-                sheet.write_row(
-                    row_number, 0, ["" if isinstance(v, float) and pd.isna(v) else fit_cell(v) for v in row]
-                )
+                for column_number, (value, kind) in enumerate(zip(row, kinds, strict=True)):
+                    if kind == "date" and (day := _as_date(value)) is not None:
+                        sheet.write_datetime(row_number, column_number, day, formats["date"])
+                    elif kind == "datetime" and (stamp := _as_local_datetime(value)) is not None:
+                        sheet.write_datetime(row_number, column_number, stamp, formats["datetime"])
+                    elif value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
+                        continue
+                    else:
+                        sheet.write(row_number, column_number, fit_cell(value))
         workbook.close()
 
 
@@ -204,20 +264,52 @@ class WorkbookJob:
             )
 
 
+def review_sheets(processed_dir: Path, config: dict[str, Any], log: Any = print) -> dict[str, pd.DataFrame]:
+    """The workbook's review list, decisions and documents, each from the file that
+    stage writes; a missing or out-of-date input leaves its sheet out with a note."""
+    from pipeline.review.decisions import DecisionsFileError, read_decisions
+    from pipeline.review.report import DISCREPANCIES_FILE  # here: the report module imports this one
+
+    sheets: dict[str, pd.DataFrame] = {}
+    report_file = processed_dir / DISCREPANCIES_FILE
+    entities_file = processed_dir / ENTITIES_FILE
+    if report_file.is_file() and report_file.stat().st_mtime_ns >= entities_file.stat().st_mtime_ns:
+        sheets["discrepancies"] = read_parquet(report_file, "report")
+    else:
+        log(f"note: no sheet of discrepancies: {report_file} is missing or older than this run (run `report` first)")
+    candidates_file = processed_dir / CANDIDATES_FILE
+    if candidates_file.is_file():
+        candidates = read_parquet(candidates_file, "resolve")
+        sheets["possible_duplicates"] = candidates
+    decisions_file = Path(config["paths"]["decisions_file"])
+    try:
+        decisions, _ = read_decisions(decisions_file)
+        sheets["decisions"] = pd.DataFrame([d.row() for d in decisions], columns=DECISION_COLUMNS)
+    except DecisionsFileError as exc:
+        log(f"note: no sheet of decisions: {exc}")
+    documents_file = processed_dir / DOCUMENTS_FILE
+    if documents_file.is_file():
+        sheets["documents"] = pd.read_parquet(documents_file, columns=DOCUMENT_COLUMNS)
+    return sheets
+
+
 def run_export(
     processed_dir: Path, config: dict[str, Any], log: Any = print, background: bool = False
 ) -> tuple[dict[str, pd.DataFrame], WorkbookJob | None]:
     """Stage entry point: entities.parquet + mention_entities.parquet → CSV and XLSX.
     The workbook is written alongside the CSVs; with `background` the caller waits
-    for it (WorkbookJob.wait) when it likes, otherwise before this returns."""
+    for it (WorkbookJob.wait) when it likes, otherwise before this returns. The
+    workbook's review sheets come from the report's output, so `run` reports first."""
     entities = read_parquet(processed_dir / ENTITIES_FILE, "resolve")
     links = read_parquet(processed_dir / MENTION_ENTITIES_FILE, "resolve")
     tables = build_tables(entities, links)
-    workbook = (
-        WorkbookJob({name.removesuffix(".csv"): frame for name, frame in tables.items()}, processed_dir / WORKBOOK_FILE)
-        if config["export"]["write_xlsx"]
-        else None
-    )
+    workbook = None
+    if config["export"]["write_xlsx"]:
+        sheets = {name.removesuffix(".csv"): frame for name, frame in tables.items()}
+        sheets.update(review_sheets(processed_dir, config, log=log))
+        workbook = WorkbookJob(
+            {SHEET_NAMES[name]: frame for name, frame in sheets.items()}, processed_dir / WORKBOOK_FILE
+        )
     dialect = config["export"]["csv_dialect"]
     for file_name, frame in tables.items():
         write_csv(frame, processed_dir / file_name, dialect)

@@ -1,6 +1,9 @@
 """File output shared by all stages: every write is atomic (temp file, fsync, rename).
 
 A crash or Ctrl-C mid-write therefore leaves the previous version of a file intact.
+Outputs get the permissions any new file gets (the umask decides, as for a
+program that simply opens the file), so colleagues on a shared drive can read
+them; a target that is a symbolic link is written through, the link kept.
 """
 
 from __future__ import annotations
@@ -18,10 +21,29 @@ from typing import IO, Any
 import pandas as pd
 
 
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """Permissions a file created by open() would get: 0o666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success it replaces `target` atomically."""
+    """Yield a temporary path beside `target`; on success it replaces `target` atomically.
+
+    A symbolic link is resolved first, so the file it points to is replaced and the
+    link stays (someone linked data/entity_ids.csv to a shared drive on purpose).
+    mkstemp creates its file 0600; it is given the umask's permissions before the
+    rename, as a plain open() would have."""
     target = Path(target)
+    if target.is_symlink():
+        target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
@@ -30,6 +52,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -10,7 +10,6 @@ lock keeps parallel runs from training twice).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
+from filelock import FileLock
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import DocBin
@@ -197,8 +197,7 @@ def ensure_fallback_model(model_config: dict[str, Any], log: Any = print) -> Mod
     root = cache_dir(model_config)
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"de_ner_{key[:16]}"
-    with open(root / f"de_ner_{key[:16]}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with FileLock(root / f"de_ner_{key[:16]}.lock"):  # portable (Windows has no fcntl)
         info_file = target / MODEL_INFO_FILE
         if not info_file.is_file():
             return train_fallback(model_config, target, log=log)

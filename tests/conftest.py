@@ -64,3 +64,18 @@ def sample_run(tmp_path_factory):
     result = CliRunner().invoke(app, ["run", "--config", str(write_run_config(folder))])
     assert result.exit_code == 0, result.output
     return folder / "processed"
+
+
+@pytest.fixture(scope="session")
+def de_core_news_sm_twin(tmp_path_factory) -> Path:
+    """A folder to put on PYTHONPATH in which `de_core_news_sm` is installed: the published
+    config and labels of the real model with initialised weights (bench/twin.py)."""
+    from bench.twin import PUBLISHED, build_twin, write_package
+
+    if not (PUBLISHED / "config.cfg").is_file():
+        pytest.fail(f"{PUBLISHED} missing: tests need ../shared beside the checkout")
+    nlp, caught = build_twin()
+    assert not caught, caught  # spaCy 3.8 builds the 3.7 config without complaint
+    site = tmp_path_factory.mktemp("twin-site")
+    write_package(nlp, site)
+    return site

@@ -2,14 +2,16 @@
 
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
+from pipeline.columns import DATE_COLUMNS, english_headers, german_number, read_table_csv
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.slow
 
 
 def test_each_gold_entity_is_exactly_one_row(sample_run, gold_mentions):
-    links = pd.read_csv(sample_run / "mentions.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    links = read_table_csv(sample_run / "mentions.csv")
     gold_entities = pd.read_csv(SEEDS / "gold_entities.csv")
     joined = gold_mentions.merge(links, left_on=["doc_id", "surface"], right_on=["doc_id", "text"], how="left")
     assert joined["entity_id"].notna().all(), joined[joined["entity_id"].isna()][["doc_id", "surface"]]
@@ -21,9 +23,7 @@ def test_each_gold_entity_is_exactly_one_row(sample_run, gold_mentions):
 
 
 def test_canonical_names_and_review_status(sample_run):
-    people = pd.read_csv(sample_run / "people.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False).set_index(
-        "canonical_name"
-    )
+    people = read_table_csv(sample_run / "people.csv").set_index("canonical_name")
     assert people.loc["Aslı Sevindim", "canonical_status"] == "repaired"
     assert set(people.loc["Aslı Sevindim", "variants"].split(" | ")) == {"Aslý Sevindim", "Asli Sevindim"}
     luengen = people[people["variants"].str.contains("Lüngen")]
@@ -33,20 +33,35 @@ def test_canonical_names_and_review_status(sample_run):
     assert people.loc["Ulrich Weiß", "affiliations"] == "Kolping Hochschule für Gesundheit und Soziales"
     assert people.loc["Michael Kaub", "emails"] == "michael.kaub@stadt-hagen.de"
     assert people.loc["Alexander Kühner", "emails"] == "Alexander.Kuehner@stadt-hagen.de"
-    places = pd.read_csv(sample_run / "places.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False).set_index(
-        "canonical_name"
-    )
+    places = read_table_csv(sample_run / "places.csv").set_index("canonical_name")
     assert places.loc["Nordrhein-Westfalen", "variants"] == "NRW | Nordrhein-Westfalen"
     assert places.loc["Herne", "first_seen"] == "2025-01-22" and places.loc["Herne", "last_seen"] == "2025-01-30"
     assert (sample_run / "presseabgleich.xlsx").is_file()
 
 
 def test_workbook_written_in_the_background_holds_every_table(sample_run):
-    """`run` writes the workbook in a second process; it must equal the CSVs, sheet by sheet."""
-    for name in ("people", "places", "organisations", "mentions"):
-        csv = pd.read_csv(sample_run / f"{name}.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
-        sheet = pd.read_excel(sample_run / "presseabgleich.xlsx", sheet_name=name, dtype=str, keep_default_na=False)
-        # the CSV neutralises formula-like cells with an apostrophe; the workbook stores them as text
-        csv = csv.map(lambda value: value[1:] if value.startswith("'") else value)
-        assert len(sheet) == len(csv) > 0
-        assert sheet.equals(csv), name
+    """`run` writes the workbook in a second process; it must equal the CSVs, sheet by sheet,
+    with numbers and dates typed, and hold the review list, decisions and documents."""
+    workbook = sample_run / "presseabgleich.xlsx"
+    for name, sheet_name in (
+        ("people", "Personen"),
+        ("places", "Orte"),
+        ("organisations", "Organisationen"),
+        ("mentions", "Erwähnungen"),
+        ("discrepancies", "Abweichungen"),
+    ):
+        csv = read_table_csv(sample_run / f"{name}.csv")
+        sheet = english_headers(pd.read_excel(workbook, sheet_name=sheet_name, keep_default_na=False))
+        assert list(sheet.columns) == list(csv.columns) and len(sheet) == len(csv) > 0, name
+        for column in csv.columns:
+            if column in DATE_COLUMNS:
+                expected = [pd.Timestamp(v) if v else "" for v in csv[column]]
+            elif pd.api.types.is_numeric_dtype(sheet[column]):
+                expected = [german_number(v) for v in csv[column]]
+            else:
+                expected = list(csv[column])
+            assert list(sheet[column]) == expected, (name, column)
+    documents = english_headers(pd.read_excel(workbook, sheet_name="Dokumente"))
+    assert list(documents.columns) == ["doc_id", "source_path", "title", "published", "issuer"]
+    assert pd.api.types.is_datetime64_any_dtype(documents["published"])
+    assert set(load_workbook(workbook, read_only=True).sheetnames) >= {"Mögliche Dubletten", "Entscheidungen"}

@@ -1,10 +1,13 @@
 import io
 import json
+from datetime import date, datetime
 
 import pandas as pd
 from openpyxl import load_workbook
 
-from pipeline.export import MAX_CELL_CHARS, flatten_lists, to_csv_text, write_workbook
+from pipeline.columns import GERMAN_HEADERS, read_table_csv
+from pipeline.config import load_config
+from pipeline.export import MAX_CELL_CHARS, flatten_lists, review_sheets, to_csv_text, write_workbook
 
 
 def frame():
@@ -18,39 +21,115 @@ def frame():
     )
 
 
-def test_csv_has_bom_and_reads_back_with_umlauts_and_text_ids():
+def test_csv_has_bom_german_headers_and_reads_back_with_umlauts_and_text_ids(tmp_path):
     text = to_csv_text(frame(), "excel")
-    assert text.startswith("\ufeffentity_id,")
+    assert text.startswith("\ufeffID,Name,Telefonnummern,Erstes Datum\r\n")
     assert not text.lower().startswith("\ufeffsep=")
-    back = pd.read_csv(io.BytesIO(text.encode("utf-8")), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    path = tmp_path / "people.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    back = read_table_csv(path)
+    assert list(back.columns) == ["entity_id", "canonical_name", "phones", "first_seen"]
     assert back["canonical_name"][0] == "Jürgen Weiß"
     assert back["entity_id"][0] == "P-0012"
     assert back["first_seen"][0] == "2025-01-30"
+    assert back["phones"][0] == "+49 231 50 0"  # the apostrophe against formulas is taken off again
 
 
-def test_excel_de_dialect_uses_semicolons():
-    text = to_csv_text(frame(), "excel-de")
-    assert text.splitlines()[0] == "\ufeffentity_id;canonical_name;phones;first_seen"
+def test_the_default_dialect_is_german_excel_semicolons_and_decimal_commas(tmp_path):
+    assert load_config()["export"]["csv_dialect"] == "excel-de"
+    numbers = frame().assign(confidence=[0.9, 0.25], n_mentions=[3, 12])
+    text = to_csv_text(numbers, "excel-de")
+    lines = text.splitlines()
+    assert lines[0] == "\ufeffID;Name;Telefonnummern;Erstes Datum;Sicherheit;Anzahl Erwähnungen"
+    assert lines[1].endswith(";0,9;3") and lines[2].endswith(";0,25;12")
+    assert to_csv_text(numbers, "excel").splitlines()[1].endswith(",0.9,3")
+    path = tmp_path / "x.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    assert list(read_table_csv(path)["confidence"]) == ["0,9", "0,25"]
+
+
+def test_every_german_header_names_one_column():
+    assert len(set(GERMAN_HEADERS.values())) == len(GERMAN_HEADERS)
 
 
 def test_formula_cells_are_neutralised():
     back = pd.read_csv(io.StringIO(to_csv_text(frame(), "excel")[1:]), dtype=str)
-    assert back["canonical_name"][1] == '\'=HYPERLINK("http://x")'
-    assert back["phones"][0] == "'+49 231 50 0"
-    assert back["phones"][1] == "'@SUM(A1)"
+    assert back["Name"][1] == '\'=HYPERLINK("http://x")'
+    assert back["Telefonnummern"][0] == "'+49 231 50 0"
+    assert back["Telefonnummern"][1] == "'@SUM(A1)"
 
 
-def test_workbook_has_frozen_header_filters_and_no_formulas(tmp_path):
+def test_workbook_has_frozen_german_header_filters_and_no_formulas(tmp_path):
     path = tmp_path / "out.xlsx"
-    write_workbook({"people": frame(), "places": frame().iloc[:1]}, path)
+    write_workbook({"Personen": frame(), "Orte": frame().iloc[:1]}, path)
     workbook = load_workbook(path)
-    assert workbook.sheetnames == ["people", "places"]
-    sheet = workbook["people"]
+    assert workbook.sheetnames == ["Personen", "Orte"]
+    sheet = workbook["Personen"]
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref == "A1:D3"
+    assert [c.value for c in sheet[1]] == ["ID", "Name", "Telefonnummern", "Erstes Datum"]
     cell = sheet["B3"]
     assert cell.value == '=HYPERLINK("http://x")' and cell.data_type == "s"
-    assert pd.read_excel(path, sheet_name="people", dtype=str)["canonical_name"][0] == "Jürgen Weiß"
+    assert pd.read_excel(path, sheet_name="Personen", dtype=str)["Name"][0] == "Jürgen Weiß"
+
+
+def test_workbook_numbers_and_dates_are_typed(tmp_path):
+    path = tmp_path / "out.xlsx"
+    table = pd.DataFrame(
+        {
+            "entity_id": ["P-1", "P-2"],
+            "n_mentions": [3, 12],
+            "confidence": [0.9, 0.5],
+            "first_seen": ["2025-01-30", ""],
+            "decided_at": ["2025-03-01T09:30:00+00:00", ""],
+        }
+    )
+    write_workbook({"Personen": table}, path)
+    sheet = load_workbook(path)["Personen"]
+    assert sheet["A2"].value == "P-1" and sheet["A2"].data_type == "s"
+    assert sheet["B2"].value == 3 and sheet["B2"].data_type == "n"
+    assert sheet["C3"].value == 0.5 and sheet["C3"].data_type == "n"
+    assert sheet["D2"].value == datetime(2025, 1, 30) and sheet["D2"].is_date
+    assert sheet["D2"].number_format == "dd.mm.yyyy"
+    assert sheet["D3"].value is None
+    local = datetime(2025, 3, 1, 9, 30, tzinfo=datetime.now().astimezone().tzinfo).replace(tzinfo=None)
+    assert sheet["E2"].is_date and abs((sheet["E2"].value - local).total_seconds()) < 24 * 3600
+    assert sheet["E2"].value.date() in {date(2025, 3, 1), date(2025, 2, 28), date(2025, 3, 2)}
+
+
+def test_review_sheets_come_from_the_report_decisions_and_documents(tmp_path):
+    config = load_config()
+    config["paths"]["decisions_file"] = str(tmp_path / "decisions.csv")
+    (tmp_path / "decisions.csv").write_text(
+        "decision_id;action;entity_id;value;mentions;reviewer;decided_at;note\r\n"
+        "1;rename;P-1;Jürgen Weiß;;Frau Kaub;2025-03-01T09:30:00+00:00;bestätigt\r\n",
+        encoding="utf-8-sig",
+    )
+    pd.DataFrame({"entity_id": ["P-1"]}).to_parquet(tmp_path / "entities.parquet")
+    documents = pd.DataFrame(
+        {
+            "doc_id": ["a"],
+            "source_path": ["a.txt"],
+            "title": ["Meldung"],
+            "published": ["2025-01-30"],
+            "issuer": ["Stadt Hagen"],
+            "text": ["..."],
+        }
+    )
+    documents.to_parquet(tmp_path / "documents.parquet")
+    notes: list[str] = []
+    sheets = review_sheets(tmp_path, config, log=notes.append)
+    assert set(sheets) == {"decisions", "documents"}
+    assert any("no sheet of discrepancies" in note for note in notes)
+    assert sheets["decisions"].loc[0, "reviewer"] == "Frau Kaub"
+    assert list(sheets["documents"].columns) == ["doc_id", "source_path", "title", "published", "issuer"]
+    report = pd.DataFrame({"discrepancy_id": ["D0001"], "entity_id": ["P-1"], "confidence": [0.9]})
+    report.to_parquet(tmp_path / "discrepancies.parquet")
+    candidates = pd.DataFrame({"pair_id": ["K-1"], "status": ["open"], "score": [0.6]})
+    candidates.to_parquet(tmp_path / "possible_duplicates.parquet")
+    sheets = review_sheets(tmp_path, config, log=notes.append)
+    assert sheets["discrepancies"].loc[0, "confidence"] == 0.9  # a number, not text
+    assert sheets["possible_duplicates"].loc[0, "score"] == 0.6
 
 
 def test_long_lists_and_texts_fit_a_spreadsheet_cell_and_say_what_was_left_out():
@@ -63,17 +142,17 @@ def test_long_lists_and_texts_fit_a_spreadsheet_cell_and_say_what_was_left_out()
     assert cell.endswith(f"… (+{len(ids) - len(kept)} more)")
     assert table["documents"][1] == " | ".join(ids[:3])
     text = to_csv_text(pd.DataFrame({"sentence": ["Wort " * 10_000]}), "excel")
-    back = pd.read_csv(io.StringIO(text[1:]), dtype=str)["sentence"][0]
+    back = pd.read_csv(io.StringIO(text[1:]), dtype=str)["Satz"][0]
     assert len(back) <= MAX_CELL_CHARS and back.endswith("[cut: 50,000 characters]")
 
 
 def test_tables_longer_than_a_sheet_continue_on_further_sheets(tmp_path):
     path = tmp_path / "out.xlsx"
     rows = pd.DataFrame({"mention_id": [f"m{n}" for n in range(10)], "text": ["x"] * 10})
-    write_workbook({"mentions": rows, "people": frame()}, path, max_rows=4)
+    write_workbook({"Erwähnungen": rows, "Personen": frame()}, path, max_rows=4)
     workbook = load_workbook(path)
-    assert workbook.sheetnames == ["mentions", "mentions (2)", "mentions (3)", "mentions (4)", "people"]
+    assert workbook.sheetnames == ["Erwähnungen", "Erwähnungen (2)", "Erwähnungen (3)", "Erwähnungen (4)", "Personen"]
     back = pd.concat(
         [pd.read_excel(path, sheet_name=name, dtype=str) for name in workbook.sheetnames[:4]], ignore_index=True
     )
-    assert list(back["mention_id"]) == list(rows["mention_id"])
+    assert list(back["Erwähnungs-ID"]) == list(rows["mention_id"])

@@ -12,13 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.columns import read_table_csv
 from tests.conftest import REPO, SEEDS, write_run_config
 
 pytestmark = pytest.mark.slow
 
 
 def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    return read_table_csv(path)
 
 
 def test_report_has_exactly_the_two_real_discrepancies(sample_run):
@@ -125,6 +126,8 @@ def test_review_notebook_executes(sample_run):
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "people" in text and "encoding" in text
+    charts = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(charts) == 1  # shown inline, not written by a headless backend
 
 
 def test_the_log_lists_open_discrepancies_up_to_the_configured_limit(sample_run, tmp_path):
