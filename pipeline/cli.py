@@ -6,10 +6,11 @@ skipped; they are listed in data/processed/ingest_errors.csv).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -134,10 +135,16 @@ def _config(
         raise typer.Exit(1) from exc
 
 
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Temporary files a killed run left behind (the finished files are intact)."""
+def _remove_stale_temporaries(cfg: dict[str, Any]) -> None:
+    """Temporary files a killed run left behind (the finished files are intact): in the
+    processed folder, and beside the ID registry."""
+    folder = Path(cfg["paths"]["processed_dir"])
     if folder.is_dir():
         for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+    registry = Path(cfg["paths"]["entity_ids_file"])
+    if registry.parent.is_dir():
+        for leftover in registry.parent.glob(f".{registry.name}.*.tmp"):
             leftover.unlink(missing_ok=True)
 
 
@@ -379,17 +386,37 @@ def run(
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
     _require_model(cfg["model"])  # before any work: say at once when no model can be had
-    _remove_stale_temporaries(Path(cfg["paths"]["processed_dir"]))
-    code = _ingest(cfg)
-    if code == 1:
-        raise typer.Exit(1)
-    _extract(cfg)
-    _resolve(cfg)
-    _report(cfg)  # before export: the workbook has a sheet of the report's discrepancies
-    workbook = _export(cfg, background=True)
-    if workbook is not None:
-        _workbook(workbook)
+    with _processed_folder_lock(Path(cfg["paths"]["processed_dir"])):
+        _remove_stale_temporaries(cfg)
+        code = _ingest(cfg)
+        if code == 1:
+            raise typer.Exit(1)
+        _extract(cfg)
+        _resolve(cfg)
+        _report(cfg)  # before export: the workbook has a sheet of the report's discrepancies
+        workbook = _export(cfg, background=True)
+        if workbook is not None:
+            _workbook(workbook)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _processed_folder_lock(folder: Path) -> Iterator[None]:
+    """One run at a time per processed folder: a second one waits (and says so) instead of
+    mixing its outputs with the first one's."""
+    from filelock import FileLock, Timeout
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / ".presseabgleich.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"another run is writing {folder}; waiting for it to finish (Ctrl-C to stop)")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @app.command(epilog=example("evaluate --gold-dir ../shared/seeds"))
@@ -822,11 +849,16 @@ def install_model(
 
 
 def main() -> None:
+    from pipeline.io import OutputWriteError
+
     try:
         app()
     except KeyboardInterrupt:
         log("interrupted: outputs written so far are complete; nothing was half-written")
         sys.exit(130)
+    except OutputWriteError as exc:  # disk full, no permission: one line, not a traceback
+        log(f"error: {exc.strerror}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -185,7 +186,9 @@ def _as_local_datetime(value: Any) -> datetime | None:
     return stamp
 
 
-def write_workbook(sheets: dict[str, pd.DataFrame], path: Path, max_rows: int = MAX_SHEET_ROWS) -> None:
+def write_workbook(
+    sheets: dict[str, pd.DataFrame], path: Path, max_rows: int = MAX_SHEET_ROWS, parent_pid: int | None = None
+) -> None:
     """One sheet per table (continued on further sheets past the row limit), header
     row frozen, filters on, German headers. Numbers are written as numbers, the
     date columns of pipeline/columns.py as dates. xlsxwriter streams rows
@@ -229,6 +232,10 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: Path, max_rows: int = 
                     else:
                         sheet.write(row_number, column_number, fit_cell(value))
         workbook.close()
+        if parent_pid is not None and os.getppid() != parent_pid:
+            # the run that asked for this workbook was killed: a newer run may have written
+            # one since, which these older tables must not replace
+            raise SystemExit(f"{path}: the run that started this workbook is gone; not replacing the file")
 
 
 def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -252,7 +259,9 @@ class WorkbookJob:
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         self.path = path
         self.process = multiprocessing.get_context(method).Process(
-            target=write_workbook, args=(sheets, path), name="presseabgleich-workbook"
+            target=write_workbook,
+            args=(sheets, path, MAX_SHEET_ROWS, os.getpid()),
+            name="presseabgleich-workbook",
         )
         self.process.start()
 
@@ -274,7 +283,7 @@ def review_sheets(processed_dir: Path, config: dict[str, Any], log: Any = print)
     report_file = processed_dir / DISCREPANCIES_FILE
     entities_file = processed_dir / ENTITIES_FILE
     if report_file.is_file() and report_file.stat().st_mtime_ns >= entities_file.stat().st_mtime_ns:
-        sheets["discrepancies"] = read_parquet(report_file, "report")
+        sheets["discrepancies"] = flatten_lists(read_parquet(report_file, "report"))
     else:
         log(f"note: no sheet of discrepancies: {report_file} is missing or older than this run (run `report` first)")
     candidates_file = processed_dir / CANDIDATES_FILE

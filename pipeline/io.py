@@ -45,7 +45,10 @@ def atomic_path(target: Path) -> Iterator[Path]:
     if target.is_symlink():
         target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputWriteError(target, exc) from exc
     os.close(handle)
     tmp = Path(tmp_name)
     try:
@@ -54,8 +57,20 @@ def atomic_path(target: Path) -> Iterator[Path]:
             os.fsync(written.fileno())
         os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputWriteError(target, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class OutputWriteError(OSError):
+    """An output could not be written (disk full, no permission); the previous version is intact."""
+
+    def __init__(self, target: Path, cause: OSError) -> None:
+        super().__init__(
+            cause.errno, f"cannot write {target}: {cause.strerror or cause}; its previous version is intact"
+        )
+        self.target = target
 
 
 def write_atomic(target: Path, writer: Callable[[IO[Any]], None], mode: str = "w", **open_kwargs: Any) -> None:

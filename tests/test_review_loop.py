@@ -35,9 +35,10 @@ def test_report_has_exactly_the_two_real_discrepancies(sample_run):
     assert set(asli["variants"].split(" | ")) == {"Aslý Sevindim", "Asli Sevindim"}
     assert asli["suggested"] == "Aslı Sevindim"
     page = (sample_run / "discrepancies.html").read_text(encoding="utf-8")
-    assert page.count("<section class='card") == 2 and "<mark>David A. Längen</mark>" in page
-    assert "<h2>David A. Längen / David A. Lüngen" in page
-    assert "href='../../" not in page or "hagen-pressemitteilung-2025-01-30.md" in page
+    assert page.count('<section class="card open" id="D-') == 2 and "<mark>David A. Längen</mark>" in page
+    assert "<h3>David A. Längen / David A. Lüngen" in page
+    assert "presseabgleich review rename" in page  # the undecided name says how to decide it
+    assert 'href="../../' not in page or "hagen-pressemitteilung-2025-01-30.md" in page
 
 
 def run_cli(args: list[str]) -> str:
@@ -65,7 +66,96 @@ def test_a_decision_sticks_and_the_decisions_file_is_never_touched(tmp_path):
     report = read(tmp_path / "processed" / "discrepancies.csv").set_index("entity_id")
     assert report.loc[luengen["entity_id"], "status"] == "decided"
     assert (report["status"] == "open").sum() == 1
-    assert "decision 99" in output and "no longer matches" in output
+    assert "decision 99" in output and "stale" in output and "not in the ID registry" in output
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    """Every table and page a run writes (the run's own log of timings aside)."""
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix in {".csv", ".parquet", ".html"} and p.name != "evaluation.csv"
+    }
+
+
+def test_a_merge_holds_over_three_reruns_from_a_fresh_start(tmp_path):
+    config = str(write_run_config(tmp_path))
+    run_cli(["run", "--config", config])
+    people = read(tmp_path / "processed" / "people.csv")
+    first, second = people["entity_id"].iloc[0], people["entity_id"].iloc[1]
+    run_cli(["review", "merge", first, second, "--config", config, "--note", "dieselbe Person"])
+    runs = []
+    for _ in range(3):
+        output = run_cli(["run", "--config", config])
+        assert "warning" not in output, output
+        people = read(tmp_path / "processed" / "people.csv")
+        assert not people["entity_id"].duplicated().any()
+        assert second not in set(people["entity_id"]) and first in set(people["entity_id"])
+        assert second in people.set_index("entity_id").loc[first, "merged_ids"]
+        runs.append(outputs(tmp_path / "processed"))
+    assert runs[1] == runs[2]  # unchanged input, the same decisions: the same bytes
+    statuses = pd.read_parquet(tmp_path / "processed" / "decision_status.parquet")
+    assert list(statuses["status"]) == ["applied"]
+    # undo: the two come apart again, each with its own ID
+    run_cli(["review", "undo", "1", "--config", config])
+    run_cli(["run", "--config", config])
+    people = read(tmp_path / "processed" / "people.csv")
+    assert {first, second} <= set(people["entity_id"])
+
+
+def test_every_kind_of_decision_reruns_byte_identical(tmp_path):
+    config = str(write_run_config(tmp_path))
+    run_cli(["run", "--config", config])
+    people = read(tmp_path / "processed" / "people.csv")
+    places = read(tmp_path / "processed" / "places.csv")
+    several = people[people["n_documents"].astype(int) >= 2]["entity_id"]  # a split leaves it some mentions
+    c = several.iloc[0]
+    a, b, d = [e for e in people["entity_id"] if e != c][:3]
+    mention = read(tmp_path / "processed" / "mentions.csv")
+    mention = mention[mention["entity_id"] == c].iloc[0]
+    for args in (
+        ["same", a, b],
+        ["not-same", c, d],
+        ["rename", c, "Neuer Name"],
+        ["retype", places["entity_id"].iloc[0], "ORG"],
+        ["ignore", places["entity_id"].iloc[1]],
+        ["split", c, "--mention", f"{mention['doc_id']}: {mention['text']}"],
+        ["unsure", a, d],
+    ):
+        run_cli(["review", *args, "--config", config])
+    run_cli(["review", "undo", "1", "--config", config])
+    runs = []
+    for _ in range(3):
+        run_cli(["run", "--config", config])
+        runs.append(outputs(tmp_path / "processed"))
+    assert runs[0] == runs[1] == runs[2]
+    statuses = pd.read_parquet(tmp_path / "processed" / "decision_status.parquet")
+    assert set(statuses["status"]) <= {"applied", "retracted"}, statuses
+    listing = run_cli(["review", "list", "--all", "--config", config])
+    assert "decided" in listing or "unsure" in listing
+
+
+def test_a_run_that_cannot_find_the_decisions_stops_instead_of_undoing_them(tmp_path):
+    config = write_run_config(tmp_path)
+    run_cli(["run", "--config", str(config)])
+    people = read(tmp_path / "processed" / "people.csv")
+    run_cli(["review", "rename", people["entity_id"].iloc[0], "Geprüfter Name", "--config", str(config)])
+    run_cli(["run", "--config", str(config)])
+    before = outputs(tmp_path / "processed")
+    # the same processed folder, but decisions and IDs looked for elsewhere (another working folder)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = config.read_text(encoding="utf-8").replace(str(tmp_path / "decisions.csv"), str(elsewhere / "d.csv"))
+    (elsewhere / "presseabgleich.toml").write_text(moved, encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--config", str(elsewhere / "presseabgleich.toml")])
+    assert result.exit_code == 1
+    assert str(tmp_path / "decisions.csv") in result.output and "Nothing was overwritten" in result.output
+    assert outputs(tmp_path / "processed") == before
+    # review finds the decisions where the run that made the outputs found them
+    output = run_cli(["review", "list", "--processed-dir", str(tmp_path / "processed")])
+    assert "discrepancies" in output
+    run_cli(["review", "rename", people["entity_id"].iloc[1], "Name B", "--processed-dir", str(tmp_path / "processed")])
+    assert (tmp_path / "decisions.csv").read_text(encoding="utf-8-sig").count("\n") == 3
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -36,7 +36,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rapidfuzz.distance import Levenshtein
 
-from pipeline.export import write_csv
+from pipeline.export import flatten_lists, write_csv
 from pipeline.extract import MENTIONS_FILE
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
 from pipeline.io import read_parquet, write_parquet_atomic, write_text_atomic
@@ -554,10 +554,8 @@ def run_report(processed_dir: Path, config: dict[str, Any]) -> tuple[pd.DataFram
     published = dict(zip(documents["doc_id"], documents["published"], strict=True)) if len(documents) else {}
     discrepancies = find_discrepancies(entities, links, facts, mentions, published)
     write_parquet_atomic(processed_dir / DISCREPANCIES_FILE, discrepancies)
-    export = discrepancies.copy()
-    export["variants"] = [" | ".join(json.loads(v)) if v else "" for v in export["variants"]]
     dialect = config["export"]["csv_dialect"]
-    write_csv(export, processed_dir / DISCREPANCIES_CSV, dialect)
+    write_csv(flatten_lists(discrepancies), processed_dir / DISCREPANCIES_CSV, dialect)
     write_csv(duplicates, processed_dir / DUPLICATES_CSV, dialect)
     raw_dir = Path(config["paths"]["raw_dir"])
     doc_links = {
