@@ -109,11 +109,13 @@ def clean_and_repair(text: str, strip: str = QUOTES) -> tuple[str, str]:
     return current, kind
 
 
+@lru_cache(maxsize=500_000)
 def fold_din(text: str) -> str:
     """DIN 5007-2 folding: ü→ue, ß→ss, other diacritics dropped; lower case."""
     return _strip_marks(text.translate(DIN_FOLD)).lower()
 
 
+@lru_cache(maxsize=500_000)
 def fold_plain(text: str) -> str:
     """Diacritics dropped: ü→u, ı→i, ç→c, ß→ss; lower case."""
     return _strip_marks(text.translate(PLAIN_FOLD)).lower()

@@ -31,6 +31,7 @@ from pipeline.normalize import (
 
 ENTITY_TYPES = ("PER", "LOC", "ORG")
 SCOPE_SEPARATOR = "|"
+_PLACE_WORDS: dict[str, list[str]] = {}  # display → its place words (one gazetteer per process)
 PLACE_CONNECTORS = {"der", "des", "stadt", "kreisstadt", "kreis", "kreises", "im", "in", "für", "fuer"}
 ISSUER_PLACE = re.compile(r"(?:Stadt|Kreisstadt|Gemeinde|Kreis|Stadtverwaltung|Kreisverwaltung)\s+(.+)$")
 
@@ -69,10 +70,10 @@ class Form:
     repaired_displays: set[str] = field(default_factory=set)
     docs: set[str] = field(default_factory=set)
     n_mentions: int = 0
+    scope: str = ""  # "" (corpus-wide), "doc:…", "city:…" or "split:…", from the node
 
-    @property
-    def scope(self) -> str:
-        return node_scope(self.node)
+    def __post_init__(self) -> None:
+        self.scope = node_scope(self.node)
 
 
 def _normalise(label: str, text: str, gaz: Gazetteers) -> dict[str, Any]:
@@ -128,8 +129,13 @@ def normalise_mentions(mentions: pd.DataFrame, gaz: Gazetteers) -> pd.DataFrame:
 
 
 def _place_words(display: str, gaz: Gazetteers) -> list[str]:
+    if display in _PLACE_WORDS:
+        return _PLACE_WORDS[display]
     words = display.replace("-", " ").split()
-    return [w for w in words if normalize_place(w.rstrip(","), gaz)[0] in gaz.places]
+    found = [w for w in words if normalize_place(w.rstrip(","), gaz)[0] in gaz.places]
+    if len(_PLACE_WORDS) < 200_000:
+        _PLACE_WORDS[display] = found
+    return found
 
 
 def is_generic_org(display: str, gaz: Gazetteers) -> bool:

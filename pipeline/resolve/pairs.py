@@ -18,6 +18,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -70,6 +71,7 @@ def _pair(a: Form, b: Form, rule: str, evidence: str, score: float | None = None
 # --- exact rules ----------------------------------------------------------------
 
 
+@lru_cache(maxsize=500_000)
 def hyphen_fold(text: str) -> str:
     return " ".join(fold_plain(text).translate(DASHES).replace("-", " ").split())
 
@@ -324,6 +326,7 @@ TRANSLITERATION = (("sch", "s"), ("tsch", "c"), ("ts", "s"), ("tz", "s"), ("ph",
 VOWELS = re.compile(r"(?<=.)[aeiouy]")
 
 
+@lru_cache(maxsize=500_000)
 def skeleton(word: str) -> str:
     """A spelling-blind key: transliteration pairs unified (w/v, z/s, d/t, ts/z …) and
     vowels after the first letter dropped ("Mohammad"/"Mohammed", "Kusnezowa"/"Kuznetsova")."""

@@ -342,6 +342,8 @@ def resolve(
     links, the candidate-pair table, possible duplicates, the updated ID registry and a
     status per decision."""
     gaz = gaz or load_gazetteers()
+    # plain Python strings: pandas 3's Arrow strings are slow to walk row by row
+    mentions = mentions.astype({c: object for c, t in mentions.dtypes.items() if isinstance(t, pd.StringDtype)})
     decisions = list(decisions)
     lineage = Lineage.of(registry)
     judgements = judgements_in_force(decisions)
