@@ -2,11 +2,12 @@
 
 `data/entity_ids.csv` (the registry) remembers which ID each form node got when it
 was first seen; its rows are only ever appended, never rewritten. Every run gives
-each cluster the oldest ID among its nodes' IDs, with two rules that keep IDs
-unique and stable whatever happens to the clusters:
-- an ID goes to the cluster holding the nodes it was born with (the nodes
-  registered in the run that created it); a cluster that only borrowed nodes of it
-  later does not take it;
+each cluster the oldest ID among its nodes' IDs, with rules that keep IDs unique
+and stable whatever happens to the clusters:
+- an ID stays with the cluster that held it in the previous run (the last
+  mention table says which nodes had which ID); failing that it goes to the
+  cluster holding the nodes it was born with (registered in the run that created
+  it), so a cluster that only borrowed nodes of it later does not take it;
 - an ID whose birth nodes sit in a cluster that already took an older ID is an
   alias of that cluster (listed in `merged_ids`): decisions on it still apply
   there. When the evidence that merged them goes away, the clusters part and
@@ -96,24 +97,37 @@ def new_id(members: list[Form], taken: set[str]) -> str:
 
 
 def assign_ids(
-    clusters: dict[str, list[Form]], lineage: Lineage, demoted: set[str] = frozenset()
+    clusters: dict[str, list[Form]],
+    lineage: Lineage,
+    demoted: set[str] = frozenset(),
+    previous: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Cluster root → ID, and alias ID → the ID of the cluster that absorbed it.
 
-    `demoted` IDs (the absorbed side of a reviewer's merge) are handed out after all
-    others, so the ID the reviewer kept survives."""
+    Each ID, oldest first, goes to the cluster that held it in the previous run
+    (`previous`: node → ID of the last run's mention table), else to the cluster
+    holding the nodes it was born with, else to the one with most of its nodes;
+    a cluster takes one ID. `demoted` IDs (the absorbed side of a reviewer's merge)
+    are handed out after all others, so the ID the reviewer kept survives."""
+    previous = previous or {}
     root_of_node = {form.node: root for root, members in clusters.items() for form in members}
+    held_by: dict[str, Counter] = defaultdict(Counter)
+    for node, entity_id in previous.items():
+        if node in root_of_node:
+            held_by[entity_id][root_of_node[node]] += 1
     assigned: dict[str, str] = {}
     aliases: dict[str, str] = {}
     pending: list[str] = []
     for entity_id in sorted(lineage.age, key=lambda i: (i in demoted, lineage.age[i])):
         present = Counter(root_of_node[n] for n in lineage.nodes_of_id[entity_id] if n in root_of_node)
-        if not present:
+        held = held_by.get(entity_id, Counter())
+        if not present and not held:
             continue
         born_here = {root_of_node[n] for n in lineage.birth[entity_id] if n in root_of_node}
-        candidates = [r for r in (born_here or present) if r not in assigned]
+        claims = held or born_here or present
+        candidates = [r for r in claims if r not in assigned]
         if candidates:
-            winner = min(candidates, key=lambda r: (-present[r], r))
+            winner = min(candidates, key=lambda r: (-held[r], r not in born_here, -present[r], r))
             assigned[winner] = entity_id
         else:
             pending.append(entity_id)
@@ -124,7 +138,7 @@ def assign_ids(
         taken.add(entity_id)
         ids[root] = entity_id
     for entity_id in pending:
-        home = Counter(
+        home = held_by.get(entity_id) or Counter(
             root_of_node[n] for n in (lineage.birth[entity_id] or lineage.nodes_of_id[entity_id]) if n in root_of_node
         )
         if home:

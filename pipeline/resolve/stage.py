@@ -123,6 +123,7 @@ def cluster_forms(
     pair_judgements: list[Decision],
     gaz: Gazetteers,
     settings: dict[str, Any],
+    previous: dict[str, str] | None = None,
 ) -> Clustering:
     forms = build_forms(entity_mentions, city_names)
     pairs = score_pairs(forms, entity_mentions, cities, gaz, settings)
@@ -150,7 +151,7 @@ def cluster_forms(
     for node, form in forms.items():
         clusters[uf.find(node)].append(form)
     demoted = {d.value for d in pair_judgements if d.action == "same" and d.decision_id not in stale}
-    ids, aliases = assign_ids(dict(clusters), lineage, demoted)
+    ids, aliases = assign_ids(dict(clusters), lineage, demoted, previous)
     return Clustering(forms, pairs, unmerged, uf, dict(clusters), ids, aliases, refused, stale)
 
 
@@ -337,10 +338,12 @@ def resolve(
     run_stamp: str = "",
     gaz: Gazetteers | None = None,
     decisions: Iterable[Decision] = (),
+    previous: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Pure part of the stage: mentions (+ reviewer decisions) → entities, mention
     links, the candidate-pair table, possible duplicates, the updated ID registry and a
-    status per decision."""
+    status per decision. `previous` (node → entity ID of the last run) keeps every
+    entity that is still there under the ID it had."""
     gaz = gaz or load_gazetteers()
     # plain Python strings: pandas 3's Arrow strings are slow to walk row by row
     mentions = mentions.astype({c: object for c, t in mentions.dtypes.items() if isinstance(t, pd.StringDtype)})
@@ -352,9 +355,9 @@ def resolve(
     cities = document_cities(documents, entity_mentions, gaz)
     entity_mentions["node"], city_names = assign_nodes(entity_mentions, cities, gaz)
     if judgements.splits:
-        first = cluster_forms(entity_mentions, cities, city_names, lineage, judgements.pairs, gaz, settings)
+        first = cluster_forms(entity_mentions, cities, city_names, lineage, judgements.pairs, gaz, settings, previous)
         statuses += apply_splits(entity_mentions, judgements.splits, first, lineage)
-    state = cluster_forms(entity_mentions, cities, city_names, lineage, judgements.pairs, gaz, settings)
+    state = cluster_forms(entity_mentions, cities, city_names, lineage, judgements.pairs, gaz, settings, previous)
     for decision in judgements.pairs:
         if decision.decision_id in state.stale:
             statuses.append(_status(decision, "stale", state.stale[decision.decision_id]))
@@ -498,6 +501,16 @@ def resolve(
     }
 
 
+def previous_assignment(links_file: Path, registry: pd.DataFrame) -> dict[str, str]:
+    """node → entity ID of the last run, where it used this registry (else nothing)."""
+    if not links_file.is_file():
+        return {}
+    links = pd.read_parquet(links_file, columns=["node", "entity_id"])
+    known = set(registry["entity_id"])
+    links = links[links["entity_id"].isin(known)]
+    return dict(zip(links["node"], links["entity_id"], strict=True))
+
+
 def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = "") -> dict[str, Any]:
     """Stage entry point: mentions.parquet (+ decisions, ID registry) → entities and pair tables."""
     from pipeline.extract import MENTIONS_FILE
@@ -507,7 +520,15 @@ def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = ""
     registry_path = Path(config["paths"]["entity_ids_file"])
     registry = load_registry(registry_path)
     decisions, problems = read_decisions(Path(config["paths"]["decisions_file"]))
-    result = resolve(mentions, documents, registry, config["resolve"], run_stamp=run_stamp, decisions=decisions)
+    result = resolve(
+        mentions,
+        documents,
+        registry,
+        config["resolve"],
+        run_stamp=run_stamp,
+        decisions=decisions,
+        previous=previous_assignment(processed_dir / MENTION_ENTITIES_FILE, registry),
+    )
     invalid = pd.DataFrame(
         [
             {
