@@ -1,0 +1,217 @@
+"""One reader per input format: source → (plain text, offset map, structure).
+
+Structure is what the metadata step may use besides the text: the HTML
+`<title>` and the headings, in document order. Text readers (.txt, .md, .html)
+map into the decoded source file; PDF and Word readers map into the text their
+library extracted (a PDF or .docx has no character offsets of its own).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+
+from bs4 import (
+    BeautifulSoup,
+    CData,
+    Comment,
+    Declaration,
+    Doctype,
+    NavigableString,
+    ProcessingInstruction,
+    Tag,
+)
+from markdown_it import MarkdownIt
+
+from pipeline.ingest.offsets import Segment, TextBuilder
+from pipeline.ingest.problems import SkipFile
+
+Structure = dict[str, list[str]]
+ReaderResult = tuple[str, list[Segment], Structure]
+
+BLOCK_TAGS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "aside",
+    "main",
+    "nav",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "tr",
+    "blockquote",
+    "pre",
+    "hr",
+    "dl",
+    "dt",
+    "dd",
+    "figure",
+    "figcaption",
+    "address",
+    "title",
+}
+HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+SKIP_TAGS = {"script", "style", "noscript", "template", "head", "svg"}
+# Strings that are markup, not text. CDATA in HTML is not rendered by browsers
+# (outside SVG/MathML), so its content is no text of the page either.
+MARKUP_STRINGS = (Comment, Doctype, ProcessingInstruction, CData, Declaration)
+# markdown-it stops parsing (and drops the rest of the file) past this nesting
+# depth; the commonmark preset's 20 loses text after a deeply nested list.
+MARKDOWN_MAX_NESTING = 1000
+PLAIN_LINE = re.compile(r"[^\r\n\f]+|\r\n|\r|\n|\f")
+
+
+def empty_structure() -> Structure:
+    return {"title": [], "headings": []}
+
+
+def _walk_html(root: Tag, builder: TextBuilder, structure: Structure) -> None:
+    """Depth first over the tree with an explicit stack: deep nesting is no RecursionError."""
+    stack = [(root, iter(root.children))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if node is not root and node.name in BLOCK_TAGS:
+                builder.add_separator("\n\n")
+            continue
+        if isinstance(child, MARKUP_STRINGS):
+            continue
+        if isinstance(child, NavigableString):
+            text = re.sub(r"\s+", " ", str(child))
+            if text.strip():
+                builder.add_text(text.lstrip() if not builder.parts or builder.ends_with_newline() else text)
+            continue
+        if not isinstance(child, Tag):
+            continue
+        if child.name in SKIP_TAGS:
+            if child.name == "head":
+                title = child.find("title")
+                if title and title.get_text(strip=True):
+                    structure["title"].append(title.get_text(" ", strip=True))
+            continue
+        if child.name == "br":
+            builder.add_separator("\n")
+            continue
+        if child.name in BLOCK_TAGS:
+            builder.add_separator("\n\n")
+        if child.name in HEADING_TAGS:
+            structure["headings"].append(child.get_text(" ", strip=True))
+        if child.name in {"td", "th"}:
+            builder.add_separator(" ")
+        stack.append((child, iter(child.children)))
+
+
+def html_to_text(html: str, source: str | None = None) -> ReaderResult:
+    """Plain text of an HTML document; pieces are located in `source` (default: the HTML)."""
+    soup = BeautifulSoup(html, "html.parser")
+    builder = TextBuilder(source if source is not None else html)
+    structure = empty_structure()
+    _walk_html(soup, builder, structure)
+    text, segments = builder.result()
+    return text, segments, structure
+
+
+def markdown_to_text(markdown: str) -> ReaderResult:
+    """Markdown → HTML (CommonMark) → plain text located in the Markdown source.
+    A line break in the source stays one (contact blocks, datelines are lines). Nesting too deep even for the raised limit: the file is read as plain text,
+    so nothing of it is lost."""
+    try:
+        html = MarkdownIt("commonmark", {"maxNesting": MARKDOWN_MAX_NESTING, "breaks": True}).render(markdown)
+    except RecursionError:
+        return plain_to_text(markdown)
+    return html_to_text(html, source=markdown)
+
+
+def plain_to_text(raw: str) -> ReaderResult:
+    """Lines as they are; CRLF, CR (old Mac) and LF are line breaks, a form feed
+    (page break) a paragraph break."""
+    builder = TextBuilder(raw)
+    for match in PLAIN_LINE.finditer(raw):
+        piece = match.group()
+        if piece == "\f":
+            builder._append("\n\n", match.start())
+        elif piece in ("\r\n", "\r", "\n"):
+            builder._append("\n", match.start())
+        else:
+            builder.add_text(piece, located=match.start())
+    text, segments = builder.result()
+    return text, segments, empty_structure()
+
+
+def pdf_to_text(data: bytes) -> ReaderResult:
+    """Text layer of a PDF (pdfminer.six layout analysis: text boxes become
+    paragraphs, pages are separated by a form feed)."""
+    from pdfminer.high_level import extract_text
+    from pdfminer.layout import LAParams
+
+    try:
+        extracted = extract_text(io.BytesIO(data), laparams=LAParams())
+    except Exception as exc:  # pdfminer raises many unrelated types for damaged files
+        raise SkipFile("unparseable", f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
+    if not extracted.strip():
+        raise SkipFile("empty", "the PDF has no text layer (a scan needs OCR first)")
+    return plain_to_text(extracted)
+
+
+def docx_to_text(data: bytes) -> ReaderResult:
+    """Paragraphs and tables of a Word document in their order; paragraphs
+    styled Title or Heading are the headings."""
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        blocks: list[str] = []
+        structure = empty_structure()
+        for item in document.iter_inner_content():
+            if isinstance(item, Table):
+                for row in item.rows:
+                    cells: list[str] = []
+                    for cell in row.cells:
+                        text = cell.text.strip()
+                        if text and (not cells or cells[-1] != text):  # merged cells repeat their text
+                            cells.append(text)
+                    if cells:
+                        blocks.append("\n".join(cells))
+                continue
+            text = item.text.strip()
+            if not text:
+                continue
+            style = item.style.name if item.style is not None else ""
+            if style == "Title" or style.startswith("Heading"):
+                structure["headings"].append(text)
+            blocks.append(text)
+    except Exception as exc:  # python-docx and zipfile raise many types for damaged files
+        raise SkipFile("unparseable", f"not a readable Word document ({type(exc).__name__}: {exc})") from exc
+    extracted = "\n\n".join(blocks)
+    if not extracted.strip():
+        raise SkipFile("empty", "the Word document has no text")
+    text, segments, _ = plain_to_text(extracted)
+    return text, segments, structure
+
+
+TEXT_READERS: dict[str, tuple[str, Callable[[str], ReaderResult]]] = {
+    ".txt": ("text", plain_to_text),
+    ".md": ("markdown", markdown_to_text),
+    ".markdown": ("markdown", markdown_to_text),
+    ".html": ("html", html_to_text),
+    ".htm": ("html", html_to_text),
+}
+BINARY_READERS: dict[str, tuple[str, Callable[[bytes], ReaderResult]]] = {
+    ".pdf": ("pdf", pdf_to_text),
+    ".docx": ("docx", docx_to_text),
+}
