@@ -71,6 +71,10 @@ class TextBuilder:
         for word by word after the cursor."""
         if not piece:
             return
+        if located is None:
+            # Fast path: the piece as it stands, near the cursor (no entity, no line break).
+            found = self.source.find(piece, self.cursor, self.cursor + FAR + len(piece))
+            located = found if found >= 0 else None
         if located is not None:
             self._append(piece, located)
             self.cursor = located + len(piece)
