@@ -22,6 +22,7 @@ from pipeline.ingest.problems import NOTE, IngestProblem
 # are no press releases and are skipped without a message.
 SILENT_PREFIXES = (".", "~$")
 UNPRINTABLE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+KEY_SEPARATOR = "|"
 
 
 @dataclass
@@ -62,10 +63,15 @@ def printable_name(name: str) -> str:
 
 
 def doc_id_for(relative: str) -> str:
-    """The relative path without its extension, NFC: "a.txt" → "a", "2024/a.txt" → "2024/a"."""
+    """The relative path without its extension, NFC: "a.txt" → "a", "2024/a.txt" → "2024/a".
+
+    "|" becomes "¦": later stages build compound keys with "|" as separator
+    ("PER|doc_id|surname"), and a "|" inside the doc_id broke them (a surname
+    mention was no longer tied to its full name: a spurious person)."""
     folder, _, name = relative.rpartition("/")
     stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
-    return unicodedata.normalize("NFC", f"{folder}/{stem}" if folder else stem)
+    doc_id = f"{folder}/{stem}" if folder else stem
+    return unicodedata.normalize("NFC", doc_id.replace(KEY_SEPARATOR, "¦"))
 
 
 def _link_problem(path: Path, root: Path) -> tuple[str, str] | None:

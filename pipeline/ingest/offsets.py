@@ -66,14 +66,18 @@ class TextBuilder:
             return
         self._append(separator, None)
 
-    def add_text(self, piece: str, located: int | None = None) -> None:
-        """Add `piece`; `located`: its known position in the source, else it is looked
-        for word by word after the cursor."""
+    def add_text(self, piece: str, located: int | None = None, bounds: tuple[int, int] | None = None) -> None:
+        """Add `piece`. `located`: its known position in the source. Else it is looked
+        for after the cursor, whole and then word by word; `bounds`: the source
+        region it must lie in, where the parser knows it (between the tags around it)."""
         if not piece:
             return
+        if bounds is not None:
+            self.cursor = max(self.cursor, bounds[0])
         if located is None:
-            # Fast path: the piece as it stands, near the cursor (no entity, no line break).
-            found = self.source.find(piece, self.cursor, self.cursor + FAR + len(piece))
+            # Fast path: the piece as it stands (no entity, no line break in it).
+            end = bounds[1] if bounds is not None else self.cursor + FAR + len(piece)
+            found = self.source.find(piece, self.cursor, end)
             located = found if found >= 0 else None
         if located is not None:
             self._append(piece, located)
@@ -87,14 +91,16 @@ class TextBuilder:
                 if here:
                     self.cursor += len(chunk)
                 continue
-            position = self._locate(chunk, first=match.start() == 0)
+            position = self._locate(chunk, match.start() == 0, bounds[1] if bounds is not None else None)
             self._append(chunk, position)
             if position is not None:
                 self.cursor = position + len(chunk)
 
-    def _locate(self, word: str, first: bool) -> int | None:
-        window = (FAR if first else NEAR) + len(word)
-        found = self.source.find(word, self.cursor, self.cursor + window)
+    def _locate(self, word: str, first: bool, end: int | None) -> int | None:
+        if end is not None:
+            found = self.source.find(word, self.cursor, end)
+            return found if found >= 0 else None
+        found = self.source.find(word, self.cursor, self.cursor + (FAR if first else NEAR) + len(word))
         if found < 0 and first and PLAIN_WORD.fullmatch(word):
             found = self.source.find(word, self.cursor)
         return found if found >= 0 else None

@@ -77,8 +77,32 @@ def empty_structure() -> Structure:
     return {"title": [], "headings": []}
 
 
-def _walk_html(root: Tag, builder: TextBuilder, structure: Structure) -> None:
+class TagPositions:
+    """Source offsets of start tags, from the parser's (line, column): a text node
+    lies between the tag before it and the tag after it, so it is looked for
+    there and nowhere else (a word written with an entity, "M&uuml;ller", must
+    not be matched to a plain "Müller" further down)."""
+
+    def __init__(self, html: str) -> None:
+        self.line_starts = [0] + [match.end() for match in re.finditer("\n", html)]
+        self.end = len(html)
+
+    def offset(self, tag: Tag) -> int | None:
+        if tag.sourceline is None or tag.sourcepos is None or tag.sourceline > len(self.line_starts):
+            return None
+        return self.line_starts[tag.sourceline - 1] + tag.sourcepos
+
+    def bounds(self, string: NavigableString, after: int) -> tuple[int, int]:
+        following = string.next_element
+        while following is not None and not isinstance(following, Tag):
+            following = following.next_element
+        end = self.offset(following) if following is not None else None
+        return after, end if end is not None and end >= after else self.end
+
+
+def _walk_html(root: Tag, builder: TextBuilder, structure: Structure, positions: TagPositions | None) -> None:
     """Depth first over the tree with an explicit stack: deep nesting is no RecursionError."""
+    last_tag = 0  # source offset of the last start tag passed
     stack = [(root, iter(root.children))]
     while stack:
         node, children = stack[-1]
@@ -93,10 +117,15 @@ def _walk_html(root: Tag, builder: TextBuilder, structure: Structure) -> None:
         if isinstance(child, NavigableString):
             text = re.sub(r"\s+", " ", str(child))
             if text.strip():
-                builder.add_text(text.lstrip() if not builder.parts or builder.ends_with_newline() else text)
+                bounds = positions.bounds(child, last_tag) if positions is not None else None
+                builder.add_text(
+                    text.lstrip() if not builder.parts or builder.ends_with_newline() else text, bounds=bounds
+                )
             continue
         if not isinstance(child, Tag):
             continue
+        if positions is not None:
+            last_tag = positions.offset(child) or last_tag
         if child.name in SKIP_TAGS:
             if child.name == "head":
                 title = child.find("title")
@@ -120,7 +149,7 @@ def html_to_text(html: str, source: str | None = None) -> ReaderResult:
     soup = BeautifulSoup(html, "html.parser")
     builder = TextBuilder(source if source is not None else html)
     structure = empty_structure()
-    _walk_html(soup, builder, structure)
+    _walk_html(soup, builder, structure, TagPositions(html) if source is None else None)
     text, segments = builder.result()
     return text, segments, structure
 
