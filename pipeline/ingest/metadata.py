@@ -168,7 +168,7 @@ def _is_header(part: str) -> bool:
         return True
     if cleaned.lower() in GENERIC_HEADINGS or LETTERHEAD.match(cleaned) or BYLINE.match(cleaned):
         return True
-    if PRESS_WORD.search(cleaned) and len(words) <= 6:
+    if PRESS_WORD.search(cleaned) and (len(words) <= 6 or _letterhead_issuer(cleaned)):
         return True
     if dateline(cleaned) or re.fullmatch(r"[\d.\s/-]+", cleaned):
         return True
