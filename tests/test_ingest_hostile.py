@@ -266,3 +266,32 @@ def test_reused_rows_keep_their_renamed_doc_ids(tmp_path: Path, ingest_config):
     assert again.reused == 2
     assert [d.doc_id for d in again.documents] == [d.doc_id for d in first.documents]
     assert len({d.doc_id for d in first.documents}) == 2
+
+
+@pytest.mark.slow
+def test_pipe_in_a_file_name_creates_no_spurious_person(tmp_path: Path):
+    """The whole run: a surname mention in a document named "… | …" joins its full
+    name, and the documents column lists the one document as one item."""
+    from tests.conftest import write_run_config
+
+    config = write_run_config(tmp_path)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(str(REPO / "data" / "raw"), str(raw)), encoding="utf-8"
+    )
+    (raw / "Stadt Herne | Presse.txt").write_text(
+        "Neues Bürgerbüro\n\nHerne, 12.11.2015 – Oberbürgermeisterin Annegret Kowalski hat das Bürgerbüro "
+        "eröffnet. „Wir sind stolz“, sagte Kowalski bei der Eröffnung.\n",
+        encoding="utf-8",
+    )
+    (raw / "sport.txt").write_text(
+        "Neuer Trainer\n\nHerne, 13.11.2015 – Der Verein hat Jens Kowalski als Trainer verpflichtet. "
+        "Kowalski kommt aus Bochum.\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    people = pd.read_csv(tmp_path / "processed" / "people.csv", sep=None, engine="python", encoding="utf-8-sig")
+    assert sorted(people["canonical_name"]) == ["Annegret Kowalski", "Jens Kowalski"]
+    assert "Stadt Herne ¦ Presse" in set(people["documents"])

@@ -65,9 +65,10 @@ def printable_name(name: str) -> str:
 def doc_id_for(relative: str) -> str:
     """The relative path without its extension, NFC: "a.txt" → "a", "2024/a.txt" → "2024/a".
 
-    "|" becomes "¦": later stages build compound keys with "|" as separator
-    ("PER|doc_id|surname"), and a "|" inside the doc_id broke them (a surname
-    mention was no longer tied to its full name: a spurious person)."""
+    "|" becomes "¦": "|" separates the parts of resolve's keys ("PER|doc:…|surname";
+    a "|" in a doc_id once cut a surname mention off its full name, a spurious
+    person) and " | " the items of the exported lists (a `documents` cell
+    "a | b" would read as two documents). source_path keeps the real name."""
     folder, _, name = relative.rpartition("/")
     stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
     doc_id = f"{folder}/{stem}" if folder else stem
