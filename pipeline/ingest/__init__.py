@@ -7,10 +7,10 @@ incremental reuse).
 """
 
 from pipeline.ingest.decoding import check_is_text, decode_bytes
-from pipeline.ingest.files import doc_id_for, escape_unprintable, iter_input_files, printable_name
+from pipeline.ingest.files import doc_id_for, iter_input_files, printable_name
 from pipeline.ingest.metadata import GERMAN_MONTHS, find_date, find_issuer, find_metadata, find_title
 from pipeline.ingest.offsets import Segment, TextBuilder, dump_offset_map, load_offset_map, source_offset, source_span
-from pipeline.ingest.problems import NOTE, SKIPPED, IngestProblem, SkipFile
+from pipeline.ingest.problems import NOTE, SKIPPED, IngestProblem, SkipFile, escape_unprintable
 from pipeline.ingest.readers import docx_to_text, html_to_text, markdown_to_text, pdf_to_text, plain_to_text
 from pipeline.ingest.stage import (
     DOCUMENTS_FILE,

@@ -16,12 +16,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.ingest.problems import NOTE, IngestProblem
+from pipeline.ingest.problems import NOTE, IngestProblem, escape_unprintable
 
 # Hidden files (.DS_Store, editor swap files) and Office lock files (~$brief.docx)
 # are no press releases and are skipped without a message.
 SILENT_PREFIXES = (".", "~$")
-UNPRINTABLE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 KEY_SEPARATOR = "|"
 
 
@@ -31,20 +30,6 @@ class InputFile:
     relative: str  # printable, POSIX, relative to the input folder
     doc_id: str
     relative_bytes: bytes  # the relative path as the file system stores it
-
-
-def escape_unprintable(text: str) -> str:
-    """Control, format (bidi override) and line-separator characters as \\x.. / \\u.... escapes."""
-    if text.isprintable():
-        return text
-    escaped = []
-    for char in text:
-        if unicodedata.category(char) in UNPRINTABLE_CATEGORIES:
-            code = ord(char)
-            escaped.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            escaped.append(char)
-    return "".join(escaped)
 
 
 def printable_name(name: str) -> str:

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 SKIPPED = "skipped"  # the file is not in documents.parquet
 NOTE = "note"  # worth a look, but nothing was lost (a duplicate, a renamed doc_id, our own outputs)
+UNPRINTABLE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def escape_unprintable(text: str) -> str:
+    """Control, format (bidi override) and line-separator characters as \\x.. / \\u.... escapes."""
+    if text.isprintable():
+        return text
+    escaped = []
+    for char in text:
+        if unicodedata.category(char) in UNPRINTABLE_CATEGORIES:
+            code = ord(char)
+            escaped.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            escaped.append(char)
+    return "".join(escaped)
 
 
 @dataclass
 class IngestProblem:
-    """One line of ingest_errors.csv. `file` is the printable form of the path."""
+    """One line of ingest_errors.csv and of the log. Its texts are made printable
+    here, once for every source of them (file names, parser messages): a message
+    is one line and no control character reaches a terminal."""
 
     file: str
     problem: str
     detail: str
     kind: str = SKIPPED
+
+    def __post_init__(self) -> None:
+        self.file = escape_unprintable(self.file)
+        self.problem = escape_unprintable(self.problem)
+        self.detail = escape_unprintable(self.detail)
 
 
 class SkipFile(Exception):
