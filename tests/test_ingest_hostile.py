@@ -194,7 +194,10 @@ def test_offset_map_of_entity_heavy_html_points_into_the_source():
     """Every exact segment is the same text in the source; every word maps onto
     itself or onto the entity it was written as."""
     words = ["Müller", "&amp;", "Söhne", "M&uuml;ller", "&bdquo;Tag&ldquo;", "Co.", "&#252;ber", "&nbsp;", "Jung"]
-    cells = "".join(f"<li><b>{words[i % 9]}</b> {words[(i * 7) % 9]} Wort{i}</li>\n" for i in range(400))
+    cells = "".join(
+        f"<li><a title='Wort{i}'>Wort{i}</a> <b>{words[i % 9]}</b> {words[(i * 7) % 9]} Wort{i}.</li>\n"
+        for i in range(400)
+    )
     html = f"<html><body><script>var a = '&amp; Wort3';</script><ul>\n{cells}</ul><p>Ende &amp; aus</p></body></html>"
     text, segments, _ = html_to_text(html)
     for segment in segments:
@@ -202,10 +205,11 @@ def test_offset_map_of_entity_heavy_html_points_into_the_source():
             piece = text[segment.text_start : segment.text_start + segment.length]
             assert html[segment.source_start : segment.source_start + segment.length] == piece
     for i in (0, 1, 137, 399):
-        start = text.index(f"Wort{i}\n") if f"Wort{i}\n" in text else text.index(f"Wort{i}")
-        position = source_offset(segments, start)
-        assert html[position : position + len(f"Wort{i}")] == f"Wort{i}"
-        assert html.rfind("<li>", 0, position) > html.index("</script>")
+        link_text, last_word = text.index(f"Wort{i} "), text.index(f" Wort{i}.") + 1
+        for start, before in ((link_text, ">"), (last_word, " ")):
+            position = source_offset(segments, start)
+            assert html[position - 1 : position + len(f"Wort{i}")] == before + f"Wort{i}"  # not in the attribute
+            assert html.rfind("<li", 0, position) > html.index("</script>")
     ampersand = text.index("&", text.index("Wort0"))
     assert html.startswith("&amp;", source_offset(segments, ampersand))
     assert text.endswith("Ende & aus\n\n")
@@ -295,3 +299,8 @@ def test_pipe_in_a_file_name_creates_no_spurious_person(tmp_path: Path):
     people = pd.read_csv(tmp_path / "processed" / "people.csv", sep=None, engine="python", encoding="utf-8-sig")
     assert sorted(people["canonical_name"]) == ["Annegret Kowalski", "Jens Kowalski"]
     assert "Stadt Herne ¦ Presse" in set(people["documents"])
+
+
+def test_space_between_inline_elements_is_kept():
+    text, _, _ = html_to_text("<p><a href='/r'>Rathaus</a> <b>Politik</b>\n<i>Kultur</i></p>")
+    assert text.strip() == "Rathaus Politik Kultur"

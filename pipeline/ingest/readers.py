@@ -84,6 +84,7 @@ class TagPositions:
     not be matched to a plain "Müller" further down)."""
 
     def __init__(self, html: str) -> None:
+        self.html = html
         self.line_starts = [0] + [match.end() for match in re.finditer("\n", html)]
         self.end = len(html)
 
@@ -91,6 +92,14 @@ class TagPositions:
         if tag.sourceline is None or tag.sourcepos is None or tag.sourceline > len(self.line_starts):
             return None
         return self.line_starts[tag.sourceline - 1] + tag.sourcepos
+
+    def after_start_tag(self, tag: Tag) -> int | None:
+        """Where the text after `tag`'s start tag may begin (not in its attributes)."""
+        start = self.offset(tag)
+        if start is None:
+            return None
+        close = self.html.find(">", start)
+        return close + 1 if close >= 0 else start
 
     def bounds(self, string: NavigableString, after: int) -> tuple[int, int]:
         following = string.next_element
@@ -102,7 +111,7 @@ class TagPositions:
 
 def _walk_html(root: Tag, builder: TextBuilder, structure: Structure, positions: TagPositions | None) -> None:
     """Depth first over the tree with an explicit stack: deep nesting is no RecursionError."""
-    last_tag = 0  # source offset of the last start tag passed
+    last_tag = 0  # source offset just after the last start tag passed
     stack = [(root, iter(root.children))]
     while stack:
         node, children = stack[-1]
@@ -121,11 +130,13 @@ def _walk_html(root: Tag, builder: TextBuilder, structure: Structure, positions:
                 builder.add_text(
                     text.lstrip() if not builder.parts or builder.ends_with_newline() else text, bounds=bounds
                 )
+            elif text:
+                builder.add_separator(" ")  # "<a>Rathaus</a> <b>Politik</b>": the space between them
             continue
         if not isinstance(child, Tag):
             continue
         if positions is not None:
-            last_tag = positions.offset(child) or last_tag
+            last_tag = positions.after_start_tag(child) or last_tag
         if child.name in SKIP_TAGS:
             if child.name == "head":
                 title = child.find("title")
