@@ -4,17 +4,21 @@ Every input is a real file: fpdf2 writes the PDF, python-docx the Word document.
 from __future__ import annotations
 
 import csv
+import functools
+import tempfile
 from pathlib import Path
 
 import docx
 import pandas as pd
 import pytest
 from fpdf import FPDF
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipeline.cli import EXIT_PARTIAL, app
 from pipeline.config import load_config
-from pipeline.ingest import DOCUMENTS_FILE, ERRORS_FILE, NOTE, SKIPPED, ingest_files, source_offset
+from pipeline.ingest import DOCUMENTS_FILE, ERRORS_FILE, NOTE, SKIPPED, SkipFile, ingest_files, source_offset
 from pipeline.ingest.stage import read_document
 
 LETTERHEAD = "Pressemitteilung der Stadt Herne"
@@ -160,3 +164,37 @@ def test_subfolder_documents_are_reused_when_unchanged(tmp_path: Path, ingest_co
     assert (first.reused, again.reused) == (0, 2)
     assert sorted(d.doc_id for d in again.documents) == ["a/x", "x"]
     assert [d.doc_id for d in ingest_files(raw, ingest_config).documents] == ["a/x", "x"]
+
+
+@functools.cache
+def pristine(suffix: str) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"meldung{suffix}"
+        if suffix == ".pdf":
+            write_pdf(path, [HEADLINE, BODY])
+        else:
+            write_docx(path)
+        return path.read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    damage=st.lists(st.tuples(st.integers(min_value=0), st.binary(min_size=1, max_size=8)), max_size=6),
+    cut=st.floats(min_value=0.0, max_value=1.0),
+    suffix=st.sampled_from([".pdf", ".docx"]),
+)
+def test_damaged_pdf_and_docx_files_are_read_or_skipped_never_raise(tmp_path_factory, damage, cut, suffix):
+    """Real files, overwritten in places and cut short, as a broken download leaves them."""
+    folder = tmp_path_factory.mktemp("damaged")
+    path = folder / f"meldung{suffix}"
+    data = bytearray(pristine(suffix))
+    for position, garbage in damage:
+        start = position % len(data)
+        data[start : start + len(garbage)] = garbage
+    path.write_bytes(bytes(data[: max(1, int(len(data) * cut))]))
+    try:
+        document = read_document(path, folder, load_config()["ingest"])
+    except SkipFile as skip:
+        assert skip.problem in {"empty", "unparseable"}
+        return
+    assert document.text.strip()
