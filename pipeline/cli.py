@@ -114,7 +114,7 @@ def _ingest(cfg: dict[str, Any]) -> int:
         log(f"note: {note.file}: {note.problem} ({note.detail})")
     log(
         f"ingest: {len(result.documents)} documents from {raw_dir} ({result.reused} unchanged since the last run), "
-        f"{len(result.problems)} skipped, {len(result.notes)} notes"
+        f"{len(result.problems)} skipped, {len(result.notes)} note{'' if len(result.notes) == 1 else 's'}"
     )
     if result.problems or result.notes:
         log(f"        skipped files and notes are listed in {processed_dir / ERRORS_FILE}")
