@@ -104,3 +104,11 @@ def test_html_title_loses_the_site_name_which_names_the_issuer():
 
 def test_running_text_is_no_title():
     assert metadata_of(BODY).title == ""
+
+
+def test_letterhead_wins_over_a_press_office_the_text_mentions():
+    found = metadata_of(
+        f"Stadt Herne – Pressemitteilung\n\nGemeinsame Sprechzeiten\n\n{BODY} "
+        "Das bestätigte die Pressestelle der Stadt Castrop-Rauxel."
+    )
+    assert (found.issuer, found.issuer_city) == ("Stadt Herne", "Herne")

@@ -106,6 +106,7 @@ class Metadata:
 
 
 def _opening_lines(text: str) -> list[str]:
+    """The first OPENING_LINES non-empty lines, stripped."""
     lines: list[str] = []
     for line in text.split("\n"):
         if line.strip():
@@ -245,22 +246,24 @@ def _municipalities() -> frozenset[str]:
 
 
 def find_issuer(text: str, structure: Structure, dateline_place: str = "") -> tuple[str, str]:
-    """(issuer, issuer_city). Issuer: "Pressestelle der Stadt X" anywhere; a
-    letterhead in the opening lines or the HTML title ("Stadt X", "Pressemitteilung
-    der Stadt X", "… | Stadt X"); the line above a bare "Pressemitteilung" (a
-    ministry, a company); a contact address @stadt-x.de. issuer_city: the town
-    (or "Kreis X") of a municipal issuer, else the dateline's place."""
-    phrase = ISSUER_PHRASE.search(text)
-    if phrase:
-        kind = phrase.group("kind")
-        display_kind = {"Kreises": "Kreis", "Landkreises": "Landkreis"}.get(kind, kind)
-        return f"{display_kind} {phrase.group('name')}", _territory(kind, phrase.group("name"))
+    """(issuer, issuer_city). Issuer, first found: a letterhead in the opening
+    lines or the HTML title ("Stadt X", "Pressemitteilung der Stadt X", "… | Stadt
+    X"); "Pressestelle der Stadt X" anywhere (the contact block; a letterhead wins
+    over a press office the text merely mentions); the line above a bare
+    "Pressemitteilung" (a ministry, a company); a contact address @stadt-x.de.
+    issuer_city: the town (or "Kreis X") of a municipal issuer, else the
+    dateline's place, else a newspaper dateline's."""
     lines = _opening(text)
     for candidate in structure["title"] + structure["headings"][:2] + lines:
         for part in [candidate, *SEPARATORS.split(candidate)]:
             found = _letterhead_issuer(part)
             if found:
                 return found
+    phrase = ISSUER_PHRASE.search(text)
+    if phrase:
+        kind = phrase.group("kind")
+        display_kind = {"Kreises": "Kreis", "Landkreises": "Landkreis"}.get(kind, kind)
+        return f"{display_kind} {phrase.group('name')}", _territory(kind, phrase.group("name"))
     for above, line in zip(lines, lines[1:], strict=False):
         if _is_press_label(line) and not _is_header(above) and len(above.split()) <= 20:
             # Not a municipality (a ministry, a company): no town to qualify names with.
