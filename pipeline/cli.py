@@ -168,19 +168,22 @@ def _ingest(cfg: dict[str, Any]) -> int:
 
     raw_dir = Path(cfg["paths"]["raw_dir"])
     processed_dir = Path(cfg["paths"]["processed_dir"])
+    own_files = [Path(cfg["paths"]["entity_ids_file"]), Path(cfg["paths"]["decisions_file"])]
     try:
-        result = run_ingest(raw_dir, processed_dir, cfg["ingest"])
+        result = run_ingest(raw_dir, processed_dir, cfg["ingest"], exclude=own_files)
     except FileNotFoundError as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
     for problem in result.problems:
         log(f"skipped {problem.file}: {problem.problem} ({problem.detail})")
+    for note in result.notes:
+        log(f"note: {note.file}: {note.problem} ({note.detail})")
     log(
         f"ingest: {len(result.documents)} documents from {raw_dir} ({result.reused} unchanged since the last run), "
-        f"{len(result.problems)} skipped"
+        f"{len(result.problems)} skipped, {len(result.notes)} note{'' if len(result.notes) == 1 else 's'}"
     )
-    if result.problems:
-        log(f"        skipped files are listed in {processed_dir / ERRORS_FILE}")
+    if result.problems or result.notes:
+        log(f"        skipped files and notes are listed in {processed_dir / ERRORS_FILE}")
     if not result.documents:
         log("error: no usable documents")
         return 1

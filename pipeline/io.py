@@ -100,6 +100,16 @@ def read_parquet(path: Path, stage_hint: str) -> pd.DataFrame:
     return frame.astype({c: object for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)})
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, made inert (OWASP: leading apostrophe)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def code_key(settings: Any, files: Iterable[str], folders: Iterable[str] = ()) -> str:
     """Hash of `settings` and of the named files and folders of the pipeline package:
     what decides a stage's output, so that a later run knows which results it may reuse."""

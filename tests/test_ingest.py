@@ -104,8 +104,8 @@ def test_duplicates_and_outside_symlinks(tmp_path: Path, ingest_config):
     os.symlink(secret, raw / "link.txt")
     result = ingest_files(raw, ingest_config)
     assert [d.doc_id for d in result.documents] == ["a"]
-    kinds = {Path(p.file).name: p.problem for p in result.problems}
-    assert kinds == {"b copy (1).txt": "duplicate", "link.txt": "outside input folder"}
+    assert {Path(p.file).name: p.problem for p in result.problems} == {"link.txt": "outside input folder"}
+    assert {Path(p.file).name: (p.problem, p.kind) for p in result.notes} == {"b copy (1).txt": ("duplicate", "note")}
 
 
 def test_turkish_codepage_is_detected_not_guessed_as_western(ingest_config):

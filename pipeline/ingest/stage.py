@@ -1,0 +1,248 @@
+"""Stage 1 entry point: read every input file into a document row, never stop for a bad one.
+
+Outputs in the processed folder: `documents.parquet` (one row per document),
+`ingest_errors.csv` (one row per file skipped, kind `skipped`, or worth a note,
+kind `note`) and `ingest_state.json` (what the incremental reuse checks).
+
+Incremental: a file whose size and modification time are unchanged since the
+last run (and read by the same code and [ingest] settings) keeps its row
+without being read again, so a growing archive costs one stat() per old file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.ingest.decoding import check_is_text, decode_bytes, text_file_bytes
+from pipeline.ingest.files import InputFile, doc_id_for, iter_input_files, printable_name
+from pipeline.ingest.metadata import find_metadata
+from pipeline.ingest.offsets import Segment, dump_offset_map, load_offset_map
+from pipeline.ingest.problems import NOTE, IngestProblem, SkipFile
+from pipeline.ingest.readers import BINARY_READERS, TEXT_READERS
+from pipeline.io import code_key, neutralise_cell, write_json_atomic, write_parquet_atomic, write_text_atomic
+
+DOCUMENTS_FILE = "documents.parquet"
+ERRORS_FILE = "ingest_errors.csv"
+INGEST_STATE_FILE = "ingest_state.json"
+ERROR_COLUMNS = ["file", "kind", "problem", "detail"]
+
+
+@dataclass
+class Document:
+    doc_id: str
+    source_path: str
+    source_format: str
+    encoding: str
+    content_hash: str
+    title: str
+    published: str
+    date_source: str
+    issuer: str
+    issuer_city: str
+    text: str
+    n_chars: int
+    offset_map: list[Segment] = field(default_factory=list)
+    source_size: int = 0
+    source_mtime_ns: int = 0
+
+
+def read_document(path: Path, raw_dir: Path, config: dict[str, Any], doc_id: str | None = None) -> Document:
+    """One file → Document; raises SkipFile with the reason when the file is unusable.
+    `doc_id` defaults to the file's relative path without extension."""
+    relative = "/".join(printable_name(part) for part in _relative_parts(path, raw_dir))
+    limit = int(config["max_file_mb"] * 1024 * 1024)
+    stat = path.stat()
+    if stat.st_size == 0:
+        raise SkipFile("empty", "file has 0 bytes")
+    if stat.st_size > limit:
+        raise SkipFile("too large", f"{stat.st_size / 1024 / 1024:.1f} MB exceeds the {config['max_file_mb']} MB limit")
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in BINARY_READERS:
+        source_format, binary_reader = BINARY_READERS[suffix]
+        encoding = ""
+        text, segments, structure = binary_reader(data)
+    else:
+        source_format, text_reader = TEXT_READERS.get(suffix, TEXT_READERS[".txt"])
+        raw, encoding = decode_bytes(text_file_bytes(data), config["candidate_encodings"])
+        check_is_text(raw, config["min_printable_ratio"])
+        if not raw.strip():
+            raise SkipFile("empty", "contains only whitespace")
+        try:
+            text, segments, structure = text_reader(raw)
+        except (RecursionError, ValueError, AssertionError) as exc:
+            raise SkipFile("unparseable", f"{type(exc).__name__}: {exc}") from exc
+    if not text.strip():
+        raise SkipFile("empty", "no text left after removing markup")
+    doc_id = doc_id if doc_id is not None else doc_id_for(relative)
+    metadata = find_metadata(structure, text, doc_id)
+    return Document(
+        doc_id=doc_id,
+        source_path=relative,
+        source_format=source_format,
+        encoding=encoding,
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        title=metadata.title,
+        published=metadata.published,
+        date_source=metadata.date_source,
+        issuer=metadata.issuer,
+        issuer_city=metadata.issuer_city,
+        text=text,
+        n_chars=len(text),
+        offset_map=segments,
+        source_size=stat.st_size,
+        source_mtime_ns=stat.st_mtime_ns,
+    )
+
+
+def _relative_parts(path: Path, raw_dir: Path) -> tuple[str, ...]:
+    return path.relative_to(raw_dir).parts if path.is_relative_to(raw_dir) else (path.name,)
+
+
+def reader_key(config: dict[str, Any]) -> str:
+    """Identity of everything that decides a file's document row: this package's code and [ingest]."""
+    modules = sorted(p.name for p in Path(__file__).parent.glob("*.py"))
+    return code_key(config, [f"ingest/{name}" for name in modules])
+
+
+def unchanged_document(item: InputFile, known: dict[str, dict[str, Any]]) -> Document | None:
+    """The last run's document for `item` when the file's size and mtime are unchanged."""
+    row = known.get(item.doc_id)
+    if row is None or row["source_path"] != item.relative:
+        return None
+    stat = item.path.stat()
+    if (row["source_size"], row["source_mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
+        return None
+    return Document(**{**row, "offset_map": load_offset_map(row["offset_map"])})
+
+
+def unique_doc_id(item: InputFile, taken: dict[str, str]) -> tuple[str, IngestProblem | None]:
+    """`item.doc_id`, or where an earlier file holds it (names that differ only in
+    Unicode normalisation, or in the extension) the same with a suffix from the
+    file name's bytes: stable from run to run, and a note that says so."""
+    if item.doc_id not in taken:
+        return item.doc_id, None
+    unique = f"{item.doc_id}~{hashlib.sha1(item.relative_bytes).hexdigest()[:6]}"
+    earlier = taken[item.doc_id]
+    if earlier == item.relative:
+        why = "the same name in two byte encodings (UTF-8 and a legacy code page)"
+    elif earlier.rsplit(".", 1)[0] != item.relative.rsplit(".", 1)[0]:
+        why = "the names differ only in Unicode normalisation (NFC/NFD)"
+    else:
+        why = "the names differ only in the extension"
+    return unique, IngestProblem(
+        item.relative,
+        "doc_id renamed",
+        f"doc_id {item.doc_id!r} is taken by {earlier} ({why}); this one is {unique!r}",
+        NOTE,
+    )
+
+
+@dataclass
+class IngestResult:
+    documents: list[Document]
+    problems: list[IngestProblem]  # files skipped: a partial run
+    notes: list[IngestProblem] = field(default_factory=list)  # nothing lost
+    reused: int = 0
+
+
+def ingest_files(
+    raw_dir: Path,
+    config: dict[str, Any],
+    known: dict[str, dict[str, Any]] | None = None,
+    exclude: Iterable[Path] = (),
+) -> IngestResult:
+    """Pure part of the stage: read every file, never raise for a bad one. `known`:
+    the last run's document rows by doc_id, reused for unchanged files; `exclude`:
+    our own outputs, never read."""
+    result = IngestResult([], [], [])
+    seen_hashes: dict[str, str] = {}
+    taken_ids: dict[str, str] = {}
+
+    def report(problem: IngestProblem) -> None:
+        (result.notes if problem.kind == NOTE else result.problems).append(problem)
+
+    for item in iter_input_files(raw_dir, config["suffixes"], exclude):
+        if isinstance(item, IngestProblem):
+            report(item)
+            continue
+        doc_id, renamed = unique_doc_id(item, taken_ids)
+        item.doc_id = doc_id
+        try:
+            document = unchanged_document(item, known) if known else None
+            if document is None:
+                document = read_document(item.path, raw_dir, config, doc_id)
+            else:
+                result.reused += 1
+        except SkipFile as skip:
+            report(IngestProblem(item.relative, skip.problem, skip.detail))
+            continue
+        except OSError as exc:
+            report(IngestProblem(item.relative, "unreadable", exc.strerror or str(exc)))
+            continue
+        if document.content_hash in seen_hashes:
+            report(
+                IngestProblem(
+                    item.relative, "duplicate", f"same text as {seen_hashes[document.content_hash]}; read once", NOTE
+                )
+            )
+            continue
+        if renamed:
+            report(renamed)
+        taken_ids[doc_id] = item.relative
+        seen_hashes[document.content_hash] = item.relative
+        result.documents.append(document)
+    return result
+
+
+def documents_frame(documents: list[Document]) -> pd.DataFrame:
+    rows = []
+    for document in documents:
+        row = asdict(document)
+        row["offset_map"] = dump_offset_map(document.offset_map)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(Document.__dataclass_fields__))
+
+
+def errors_frame(problems: Iterable[IngestProblem]) -> pd.DataFrame:
+    """ingest_errors.csv: cells that a spreadsheet would run as a formula are neutralised
+    (a file may be named "=HYPERLINK(…).txt")."""
+    rows = [{column: neutralise_cell(value) for column, value in asdict(p).items()} for p in problems]
+    return pd.DataFrame(rows, columns=ERROR_COLUMNS)
+
+
+def run_ingest(
+    raw_dir: Path, processed_dir: Path, config: dict[str, Any], exclude: Iterable[Path] = ()
+) -> IngestResult:
+    """Stage entry point: read `raw_dir`, write documents and errors to `processed_dir`.
+    The processed folder and `exclude` (the ID registry, the decisions file) are
+    never read as input, even where they lie inside `raw_dir`."""
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(f"input folder {raw_dir} does not exist")
+    key = reader_key(config)
+    result = ingest_files(raw_dir, config, _known_documents(processed_dir, key), [processed_dir, *exclude])
+    write_parquet_atomic(processed_dir / DOCUMENTS_FILE, documents_frame(result.documents))
+    write_json_atomic(processed_dir / INGEST_STATE_FILE, {"reader": key})
+    write_text_atomic(processed_dir / ERRORS_FILE, errors_frame(result.problems + result.notes).to_csv(index=False))
+    return result
+
+
+def _known_documents(processed_dir: Path, key: str) -> dict[str, dict[str, Any]] | None:
+    """Rows of the last run by doc_id, when it was read the same way."""
+    state_path, documents_path = processed_dir / INGEST_STATE_FILE, processed_dir / DOCUMENTS_FILE
+    try:
+        if json.loads(state_path.read_text(encoding="utf-8")).get("reader") != key:
+            return None
+        previous = pd.read_parquet(documents_path)
+    except (OSError, ValueError, AttributeError):
+        return None  # no usable state: read everything
+    if list(previous.columns) != list(Document.__dataclass_fields__):
+        return None
+    return {row["doc_id"]: row for row in previous.to_dict("records")}
