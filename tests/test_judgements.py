@@ -59,7 +59,7 @@ def test_a_merge_holds_over_three_reruns_and_keeps_the_first_id():
     unna, kreisstadt = entity_of(first, "a", "Unna"), entity_of(first, "b", "Kreisstadt Unna")
     decisions = [Decision("1", "merge", kreisstadt, value=unna)]
     registry = first["registry"]
-    outputs = []
+    outputs, sizes = [], []
     for _ in range(3):
         result = run("ab", registry, decisions)
         registry = result["registry"]
@@ -68,8 +68,9 @@ def test_a_merge_holds_over_three_reruns_and_keeps_the_first_id():
         assert statuses(result) == {"1": "applied"}
         assert unna in row(result, kreisstadt)["merged_ids"]  # the absorbed ID stays an alias
         outputs.append(result["entities"].to_csv(index=False) + result["links"].to_csv(index=False))
+        sizes.append(len(registry))
     assert outputs[0] == outputs[1] == outputs[2]
-    assert len(registry) == len(first["registry"])  # nothing re-registered
+    assert sizes[0] == sizes[1] == sizes[2] == len(first["registry"]) + 1  # Unna's form joined once, noted once
 
 
 def test_not_same_holds_against_new_evidence_and_undo_lets_the_evidence_count():
@@ -190,7 +191,7 @@ def histories(draw):
 
 
 @given(histories())
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 def test_random_histories_keep_ids_unique_decisions_accounted_for_and_entities_stable(history):
     registry = empty_registry()
     decisions: list[Decision] = []
@@ -227,13 +228,13 @@ def test_random_histories_keep_ids_unique_decisions_accounted_for_and_entities_s
         frame = result["decision_statuses"]
         assert Counter(frame["decision_id"]) == Counter(d.decision_id for d in decisions)
         assert all(detail for detail in frame.loc[frame["status"] != "applied", "detail"])
-        # an entity whose forms are unchanged keeps its ID
+        # an entity whose forms are unchanged since the run before keeps its ID
         links = result["links"]
         current = {frozenset(g["node"]): e for e, g in links.groupby("entity_id")}
         for nodes, entity_id in current.items():
             if nodes in previous:
                 assert previous[nodes] == entity_id, (nodes, previous[nodes], entity_id)
-        previous.update(current)
+        previous = current
         # a re-run on the same input changes nothing
         again = run(docs, registry, decisions, result)
         last = result

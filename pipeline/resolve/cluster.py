@@ -81,9 +81,10 @@ class ConstrainedUnionFind:
 
 @dataclass
 class MustLink:
+    """A reviewer's "same": every form of the one entity with every form of the other."""
+
     decision_id: str
-    node_a: str
-    node_b: str
+    nodes: list[str]
 
 
 def cluster_nodes(
@@ -102,9 +103,12 @@ def cluster_nodes(
         uf.forbid(constraint)
     refused: dict[str, str] = {}
     for link in must_links:  # newest first: a later judgement wins over an older one
-        blocker = uf.blocked_by(link.node_a, link.node_b)
-        if not uf.union(link.node_a, link.node_b, f"reviewer decision {link.decision_id}: same", reviewed=True):
-            refused[link.decision_id] = f"contradicts decision {blocker} (not the same)"
+        first = link.nodes[0]
+        for node in link.nodes[1:]:
+            blocker = uf.blocked_by(first, node)
+            if not uf.union(first, node, f"reviewer decision {link.decision_id}: same", reviewed=True):
+                refused[link.decision_id] = f"contradicts decision {blocker} (not the same)"
+                break
     unmerged = []
     for pair in pairs:
         if pair.score < merge_min_score or not uf.union(

@@ -1,13 +1,14 @@
 """Stable entity IDs with a lineage that never expires.
 
 `data/entity_ids.csv` (the registry) remembers which ID each form node got when it
-was first seen; its rows are only ever appended, never rewritten. Every run gives
+was first seen, and every entity it has been part of since (a row per form and
+ID); its rows are only ever appended, never rewritten. Every run gives
 each cluster the oldest ID among its nodes' IDs, with rules that keep IDs unique
 and stable whatever happens to the clusters:
-- an ID stays with the cluster that held it in the previous run (the last
-  mention table says which nodes had which ID); failing that it goes to the
-  cluster holding the nodes it was born with (registered in the run that created
-  it), so a cluster that only borrowed nodes of it later does not take it;
+- an entity that is unchanged since the previous run (the same forms; the last
+  mention table says which nodes had which ID) keeps its ID; otherwise an ID goes
+  to the cluster holding the nodes it was born with (registered in the run that
+  created it), so a cluster that only borrowed nodes of it later does not take it;
 - an ID whose birth nodes sit in a cluster that already took an older ID is an
   alias of that cluster (listed in `merged_ids`): decisions on it still apply
   there. When the evidence that merged them goes away, the clusters part and
@@ -62,10 +63,10 @@ class Lineage:
         birth: dict[str, set[str]] = defaultdict(set)
         born_in: dict[str, str] = {}
         for node, entity_id, registered in zip(registry["node"], registry["entity_id"], registry["run"], strict=True):
-            if node in id_of_node:
-                continue  # registries of earlier versions could list a node twice: the first counts
-            id_of_node[node] = entity_id
+            id_of_node.setdefault(node, entity_id)  # a node's first ID; later rows are entities it joined since
             age.setdefault(entity_id, len(age))
+            if node in nodes_of_id[entity_id]:
+                continue
             nodes_of_id[entity_id].append(node)
             if born_in.setdefault(entity_id, registered) == registered:
                 birth[entity_id].add(node)
@@ -74,6 +75,12 @@ class Lineage:
 
     def knows(self, entity_id: str) -> bool:
         return entity_id in self.age
+
+    def own_nodes(self, entity_id: str) -> list[str]:
+        """The forms an ID was first given to (else every form that was ever part of it):
+        what a judgement on that ID means, however the entity has grown since."""
+        nodes = self.nodes_of_id.get(entity_id, [])
+        return [n for n in nodes if self.id_of_node[n] == entity_id] or list(nodes)
 
 
 def _portable(node: str) -> str:
@@ -104,27 +111,40 @@ def assign_ids(
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Cluster root → ID, and alias ID → the ID of the cluster that absorbed it.
 
-    Each ID, oldest first, goes to the cluster that held it in the previous run
-    (`previous`: node → ID of the last run's mention table), else to the cluster
-    holding the nodes it was born with, else to the one with most of its nodes;
-    a cluster takes one ID. `demoted` IDs (the absorbed side of a reviewer's merge)
+    Each ID, oldest first, goes to the cluster that is exactly the entity it named in
+    the previous run (`previous`: node → ID of the last run's mention table), else to
+    the cluster holding the nodes it was born with, else to the one that held most of
+    its nodes last time, else to the one with most of its nodes; a cluster takes one ID. `demoted` IDs (the absorbed side of a reviewer's merge)
     are handed out after all others, so the ID the reviewer kept survives."""
     previous = previous or {}
     root_of_node = {form.node: root for root, members in clusters.items() for form in members}
     held_by: dict[str, Counter] = defaultdict(Counter)
+    previous_nodes: dict[str, set[str]] = defaultdict(set)
     for node, entity_id in previous.items():
+        previous_nodes[entity_id].add(node)
         if node in root_of_node:
             held_by[entity_id][root_of_node[node]] += 1
+    unchanged = {  # ID → the cluster that is exactly the entity it named in the previous run
+        entity_id: root_of_node[next(iter(nodes))]
+        for entity_id, nodes in previous_nodes.items()
+        if next(iter(nodes)) in root_of_node and {f.node for f in clusters[root_of_node[next(iter(nodes))]]} == nodes
+    }
     assigned: dict[str, str] = {}
     aliases: dict[str, str] = {}
     pending: list[str] = []
-    for entity_id in sorted(lineage.age, key=lambda i: (i in demoted, lineage.age[i])):
-        present = Counter(root_of_node[n] for n in lineage.nodes_of_id[entity_id] if n in root_of_node)
+    order = sorted(lineage.age, key=lambda i: (i in demoted, lineage.age[i]))
+    for entity_id in order:  # first: entities unchanged since the previous run keep their IDs
+        root = unchanged.get(entity_id)
+        if root is not None and root not in assigned and entity_id not in demoted:
+            assigned[root] = entity_id
+    kept = set(assigned.values())
+    for entity_id in (i for i in order if i not in kept):
+        present = Counter(root_of_node[n] for n in lineage.own_nodes(entity_id) if n in root_of_node)
         held = held_by.get(entity_id, Counter())
         if not present and not held:
             continue
         born_here = {root_of_node[n] for n in lineage.birth[entity_id] if n in root_of_node}
-        claims = held or born_here or present
+        claims = born_here or held or present
         candidates = [r for r in claims if r not in assigned]
         if candidates:
             winner = min(candidates, key=lambda r: (-held[r], r not in born_here, -present[r], r))
@@ -137,10 +157,8 @@ def assign_ids(
         entity_id = assigned.get(root) or new_id(clusters[root], taken)
         taken.add(entity_id)
         ids[root] = entity_id
-    for entity_id in pending:
-        home = held_by.get(entity_id) or Counter(
-            root_of_node[n] for n in (lineage.birth[entity_id] or lineage.nodes_of_id[entity_id]) if n in root_of_node
-        )
+    for entity_id in pending:  # an alias lives where its own forms are now
+        home = Counter(root_of_node[n] for n in lineage.own_nodes(entity_id) if n in root_of_node)
         if home:
             aliases[entity_id] = ids[min(home, key=lambda r: (-home[r], r))]
     return ids, aliases
@@ -150,11 +168,11 @@ def updated_registry(
     registry: pd.DataFrame, clusters: dict[str, list[Form]], ids: dict[str, str], lineage: Lineage, run_stamp: str
 ) -> pd.DataFrame:
     """The registry with a row for every node seen for the first time (existing rows untouched)."""
-    rows = [
+    rows = [  # every form in an entity it was never part of before (a new form, a merge, a new ID)
         {"node": form.node, "entity_id": ids[root], "type": form.type, "registered": run_stamp}
         for root, members in clusters.items()
         for form in members
-        if form.node not in lineage.id_of_node
+        if form.node not in lineage.nodes_of_id.get(ids[root], ())
     ]
     if not rows:
         return registry

@@ -136,14 +136,20 @@ def cluster_forms(
             continue
         nodes = {}
         for entity_id in (decision.entity_id, decision.value):
-            nodes[entity_id] = [n for n in lineage.nodes_of_id.get(entity_id, ()) if n in forms]
+            nodes[entity_id] = [n for n in lineage.own_nodes(entity_id) if n in forms]
             if not nodes[entity_id]:
                 stale[decision.decision_id] = _why_missing(entity_id, lineage)
         if decision.decision_id in stale or decision.action == "unsure":
             continue
         side_a, side_b = nodes[decision.entity_id], nodes[decision.value]
+        type_a, type_b = forms[side_a[0]].type, forms[side_b[0]].type
+        if decision.action == "same" and type_a != type_b:
+            stale[decision.decision_id] = (
+                f"{decision.entity_id} is a {type_a}, {decision.value} a {type_b}: retype one of them first"
+            )
+            continue
         if decision.action == "same":
-            must.append(MustLink(decision.decision_id, min(side_a), min(side_b)))
+            must.append(MustLink(decision.decision_id, sorted(side_a) + sorted(side_b)))
         else:
             cannot.append(CannotLink(decision.decision_id, set(side_a), set(side_b)))
     uf, refused, unmerged = cluster_nodes(forms, pairs, must, cannot, settings["merge_min_score"])
@@ -167,29 +173,31 @@ def _status(decision: Decision, status: str, detail: str) -> dict[str, Any]:
     }
 
 
-def apply_splits(
-    entity_mentions: pd.DataFrame, splits: list[Decision], state: Clustering, lineage: Lineage
-) -> list[dict[str, Any]]:
-    """Mentions a reviewer split off get a node of their own (`TYPE|split:ID|key`)."""
+def apply_splits(entity_mentions: pd.DataFrame, splits: list[Decision], lineage: Lineage) -> list[dict[str, Any]]:
+    """Mentions a reviewer split off get a node of their own (`TYPE|split:ID|key`).
+
+    A split names mentions (document and text) of an entity; they are looked for among
+    the forms that were ever part of it (the registry), so the outcome never depends on
+    how this run's evidence clusters."""
     statuses = []
-    entity_of_node = {node: state.ids[state.uf.find(node)] for node in state.forms}
-    entity_per_mention = entity_mentions["node"].map(entity_of_node)
     keys = list(zip(entity_mentions["doc_id"], entity_mentions["text"], strict=True))
     for decision in splits:
-        target = state.current_id(decision.entity_id, lineage)
-        if target is None:
+        nodes = set(lineage.nodes_of_id.get(decision.entity_id, ()))
+        if not nodes:
             statuses.append(_status(decision, "stale", _why_missing(decision.entity_id, lineage)))
             continue
         wanted = set(decision.mention_pairs())
-        chosen = (entity_per_mention == target) & pd.Series([k in wanted for k in keys], index=entity_mentions.index)
+        chosen = entity_mentions["node"].isin(nodes) & pd.Series(
+            [k in wanted for k in keys], index=entity_mentions.index
+        )
         if not chosen.any():
-            detail = f"no mention {'; '.join(f'{d}: {t}' for d, t in sorted(wanted))} in entity {target}"
+            detail = f"no mention {'; '.join(f'{d}: {t}' for d, t in sorted(wanted))} in entity {decision.entity_id}"
             statuses.append(_status(decision, "stale", detail))
             continue
         for index in entity_mentions.index[chosen]:
             label, key = entity_mentions.at[index, "label"], entity_mentions.at[index, "key"]
             entity_mentions.at[index, "node"] = scoped_node(label, f"split:{decision.decision_id}", key)
-        statuses.append(_status(decision, "applied", f"{int(chosen.sum())} mention(s) split off {target}"))
+        statuses.append(_status(decision, "applied", f"{int(chosen.sum())} mention(s) split off {decision.entity_id}"))
     return statuses
 
 
@@ -354,9 +362,7 @@ def resolve(
     entity_mentions = normalise_mentions(mentions, gaz)
     cities = document_cities(documents, entity_mentions, gaz)
     entity_mentions["node"], city_names = assign_nodes(entity_mentions, cities, gaz)
-    if judgements.splits:
-        first = cluster_forms(entity_mentions, cities, city_names, lineage, judgements.pairs, gaz, settings, previous)
-        statuses += apply_splits(entity_mentions, judgements.splits, first, lineage)
+    statuses += apply_splits(entity_mentions, judgements.splits, lineage)
     state = cluster_forms(entity_mentions, cities, city_names, lineage, judgements.pairs, gaz, settings, previous)
     for decision in judgements.pairs:
         if decision.decision_id in state.stale:
