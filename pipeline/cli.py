@@ -470,19 +470,30 @@ def review_merge(
 
 @app.command("train-model")
 def train_model(
-    config: ConfigOption = None, force: Annotated[bool, typer.Option(help="Retrain even if cached.")] = False
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option(help="Retrain even if cached.")] = False,
+    recipe: Annotated[
+        str | None, typer.Option(help="Training recipe: fast (default) or accurate (see docs/model.md).")
+    ] = None,
 ) -> None:
-    """Train (or show) the fallback German NER model used when de_core_news_sm is missing."""
+    """Train (or show) the fallback German NER model used when de_core_news_sm is missing,
+    with its per-type scores on the GermEval test file."""
     import json
     import shutil
 
-    from pipeline.model import cache_dir, ensure_fallback_model, fallback_key
+    from pipeline.model import ensure_fallback_model, format_scores, model_dir
 
     cfg = _config(config)
-    if force:
-        target = cache_dir(cfg["model"]) / f"de_ner_{fallback_key(cfg['model'])[:16]}"
-        shutil.rmtree(target, ignore_errors=True)
-    info = ensure_fallback_model(cfg["model"], log=log)
+    if recipe is not None:
+        cfg["model"]["recipe"] = recipe
+    try:
+        if force:
+            shutil.rmtree(model_dir(cfg["model"]), ignore_errors=True)
+        info = ensure_fallback_model(cfg["model"], log=log)
+    except (FileNotFoundError, ValueError) as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    log(format_scores(info.evaluation))
     typer.echo(
         json.dumps(
             {
