@@ -86,6 +86,8 @@ def read_germeval(path: Path) -> Iterator[Sentence]:
                 tokens, tags = [], []
                 continue
             fields = line.split("\t")
+            while len(fields) > 3 and fields[-1] == "":
+                fields.pop()  # a stray trailing tab (the test file has one)
             if not columns:
                 columns = len(fields)
                 if columns not in (3, 4):
