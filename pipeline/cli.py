@@ -296,7 +296,11 @@ def evaluate(
         Path | None, typer.Option("--gold-dir", help="Folder with gold_*.csv (shared/gold-format.md).")
     ] = None,
     germeval: Annotated[
-        list[Path] | None, typer.Option("--germeval", help="GermEval TSV file to score the NER model on (repeatable).")
+        list[Path] | None,
+        typer.Option(
+            "--germeval",
+            help="GermEval file (.tsv or .iob2) to score the NER model on, official and pipeline metric (repeatable).",
+        ),
     ] = None,
 ) -> None:
     """Score the last run against gold files and/or the NER model on GermEval files."""
@@ -316,7 +320,7 @@ def evaluate(
             if missing:
                 raise FileNotFoundError(f"GermEval file(s) not found: {', '.join(missing)}")
             results["germeval"] = evaluate_germeval(cfg["model"], list(germeval))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
     table = write_results(results, folder)

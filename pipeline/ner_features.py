@@ -70,10 +70,11 @@ def gazetteer_flags(org_suffixes: tuple[str, ...], n_features: int) -> Model[lis
 
 @spacy.registry.architectures("presseabgleich.GazetteerEmbed.v1")
 def gazetteer_embed(
-    width: int, embed: Model[list[Doc], list[Floats2d]], org_suffixes: list[str], surnames: bool = True
+    width: int, embed: Model[list[Doc], list[Floats2d]], org_suffixes: list[str], surnames: bool = False
 ) -> Model[list[Doc], list[Floats2d]]:
     """Any spaCy token embedding (`embed`, of output `width`) plus gazetteer flags,
-    mixed back down to `width`; `surnames` adds the GermaNER surname flag."""
+    mixed back down to `width`; `surnames` adds the GermaNER surname flag (off by
+    default so models saved before it existed still load)."""
     n_features = N_FEATURES if surnames else N_FEATURES - 1
     flags = gazetteer_flags(tuple(s.lower() for s in org_suffixes), n_features)
     mixer = with_array(Maxout(nO=width, nI=width + n_features, nP=3, normalize=True))

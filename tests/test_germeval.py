@@ -55,7 +55,10 @@ def test_iob2_reader_three_columns_and_hash_token(tmp_path: Path):
         encoding="utf-8",
     )
     sentences = list(read_germeval(sample))
-    assert [s.tokens for s in sentences] == [("Schartau", "sagte", "#", "1"), ("Im", "Ruhrgebietsstädte", "Deutsche", "Bahn")]
+    assert [s.tokens for s in sentences] == [
+        ("Schartau", "sagte", "#", "1"),
+        ("Im", "Ruhrgebietsstädte", "Deutsche", "Bahn"),
+    ]
     assert sentences[1].tags == ("O", "B-LOCpart", "B-ORG", "I-ORG")  # outer level only
     doc = sentence_to_doc(spacy.blank("de").vocab, sentences[1], fine=False)
     assert [(e.text, e.label_) for e in doc.ents] == [("Deutsche Bahn", "ORG")]
@@ -85,7 +88,14 @@ def test_stray_inside_tag_starts_an_entity(tmp_path: Path):
 
 def test_chunks_follow_the_official_script():
     tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC", "B-LOCderiv", "I-ORG", "I-PER"]
-    assert chunks(tags) == {(0, 2, "PER"), (3, 5, "LOC"), (5, 6, "LOC"), (6, 7, "LOCderiv"), (7, 8, "ORG"), (8, 9, "PER")}
+    assert chunks(tags) == {
+        (0, 2, "PER"),
+        (3, 5, "LOC"),
+        (5, 6, "LOC"),
+        (6, 7, "LOCderiv"),
+        (7, 8, "ORG"),
+        (8, 9, "PER"),
+    }
     assert chunks([]) == set()
 
 
