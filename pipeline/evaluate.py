@@ -207,8 +207,7 @@ def flat_table(results: dict[str, Any]) -> pd.DataFrame:
     for setting, scores in results.get("germeval", {}).items():
         if not isinstance(scores, dict) or "per_type" not in scores:
             continue
-        rows.append({"section": f"germeval {setting}", "item": "all", "metric": "f1", "value": scores["f"]})
-        for label, values in scores["per_type"].items():
+        for label, values in {"all": scores, **scores["per_type"]}.items():
             for metric, key in (("precision", "p"), ("recall", "r"), ("f1", "f")):
                 rows.append({"section": f"germeval {setting}", "item": label, "metric": metric, "value": values[key]})
     return pd.DataFrame(rows, columns=["section", "item", "metric", "value"])
