@@ -430,7 +430,11 @@ def evaluate(
         Path | None, typer.Option("--gold-dir", help="Folder with gold_*.csv (shared/gold-format.md).")
     ] = None,
     germeval: Annotated[
-        list[Path] | None, typer.Option("--germeval", help="GermEval TSV file to score the NER model on (repeatable).")
+        list[Path] | None,
+        typer.Option(
+            "--germeval",
+            help="GermEval file (.tsv or .iob2) to score the NER model on, official and pipeline metric (repeatable).",
+        ),
     ] = None,
 ) -> None:
     """Score the last run against gold files and/or the NER model on GermEval files."""
@@ -451,7 +455,7 @@ def evaluate(
                 raise FileNotFoundError(f"GermEval file(s) not found: {', '.join(missing)}")
             _require_model(cfg["model"])
             results["germeval"] = evaluate_germeval(cfg["model"], list(germeval))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
     table = write_results(results, folder)
@@ -781,20 +785,31 @@ def review_undo(
 
 @app.command("train-model", epilog=example("train-model", "train-model --force"))
 def train_model(
-    config: ConfigOption = None, force: Annotated[bool, typer.Option(help="Retrain even if cached.")] = False
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option(help="Retrain even if cached.")] = False,
+    recipe: Annotated[
+        str | None, typer.Option(help="Training recipe: fast (default) or accurate (see docs/model.md).")
+    ] = None,
 ) -> None:
-    """Train (or show) the fallback German NER model used when de_core_news_sm is missing."""
+    """Train (or show) the fallback German NER model used when de_core_news_sm is missing,
+    with its per-type scores on the GermEval test file."""
     import json
     import shutil
 
-    from pipeline.model import cache_dir, ensure_fallback_model, fallback_key
+    from pipeline.model import ensure_fallback_model, format_scores, model_dir
 
     cfg = _config(config)
     _require_model(cfg["model"])
-    if force:
-        target = cache_dir(cfg["model"]) / f"de_ner_{fallback_key(cfg['model'])[:16]}"
-        shutil.rmtree(target, ignore_errors=True)
-    info = ensure_fallback_model(cfg["model"], log=log)
+    if recipe is not None:
+        cfg["model"]["recipe"] = recipe
+    try:
+        if force:
+            shutil.rmtree(model_dir(cfg["model"]), ignore_errors=True)
+        info = ensure_fallback_model(cfg["model"], log=log)
+    except (FileNotFoundError, ValueError) as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    log(format_scores(info.evaluation))
     typer.echo(
         json.dumps(
             {

@@ -268,3 +268,14 @@ def feature_table(gazetteers: Gazetteers) -> dict[str, int]:
         if bits:
             table[word] = bits
     return table
+
+
+SURNAMES_GERMANER = "surnames-germaner.txt"
+
+
+@cache
+def germaner_surnames() -> frozenset[str]:
+    """112,398 surnames from the GermaNER project (TU Darmstadt, `inDBnachnamen.txt`,
+    Apache License 2.0; see resources/surnames-germaner.NOTICE). Many are also common
+    words (Koch, Bauer): a hint for the NER model, not a verdict."""
+    return frozenset(_resource_lines(SURNAMES_GERMANER))

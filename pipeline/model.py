@@ -1,7 +1,8 @@
 """The German spaCy pipeline: de_core_news_sm when installed, else a trained fallback.
 
-The fallback is a real spaCy NER pipeline trained from GermEval 2014 files
-(see germeval.py for the label mapping and ner_training.cfg for the recipe).
+The fallback is a real spaCy NER pipeline trained from GermEval 2014 files on
+GermEval's own outer labels, with a component after `ner` that maps them to the
+pipeline's PER/LOC/ORG/MISC (see germeval.py; ner_training.cfg is the recipe).
 It is cached outside the checkout, keyed by the training data, the recipe, the
 gazetteer code and the spaCy version, and trained at most once per key (a file
 lock keeps parallel runs from training twice).
@@ -27,14 +28,22 @@ import spacy
 from filelock import FileLock
 from spacy.language import Language
 from spacy.scorer import Scorer
-from spacy.tokens import DocBin
+from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
 import pipeline.ner_features  # noqa: F401  (registers the architecture spacy.load needs)
-from pipeline.germeval import docs_from_files
+from pipeline.germeval import (
+    Sentence,
+    doc_tags,
+    map_tag,
+    score_chunks,
+    sentence_to_doc,
+    sentences_from_files,
+)
 from pipeline.io import write_json_atomic
 
 MODEL_INFO_FILE = "presseabgleich_model.json"
+LABEL_COMPONENT = "presseabgleich_pipeline_labels"
 CACHE_ENV = "PRESSEABGLEICH_CACHE"
 DATA_ENV = "PRESSEABGLEICH_NER_DATA"
 
@@ -84,6 +93,30 @@ def _data_files(model_config: dict[str, Any], key: str) -> list[Path]:
     return files
 
 
+# Named variants of ner_training.cfg (`train-model --recipe NAME`, or [model] recipe),
+# as spaCy config overrides; each one's measured cost and score is in docs/model.md.
+RECIPES: dict[str, dict[str, Any]] = {
+    "fast": {},
+    "accurate": {
+        "components.tok2vec.model.encode.width": 256,
+        "components.tok2vec.model.embed.embed.rows": [40000, 10000, 20000, 2000],
+        "components.ner.model.hidden_width": 192,
+    },
+}
+
+
+class TrainingTimeUp(Exception):
+    """Raised between updates when the training budget is spent; spaCy has saved the
+    best checkpoint so far by then."""
+
+
+def recipe_overrides(model_config: dict[str, Any]) -> dict[str, Any]:
+    name = model_config["recipe"]
+    if name not in RECIPES:
+        raise ValueError(f"unknown model recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
 def fallback_key(model_config: dict[str, Any]) -> str:
     """Hash of everything that determines the trained model."""
     digest = hashlib.sha256()
@@ -92,28 +125,61 @@ def fallback_key(model_config: dict[str, Any]) -> str:
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     for name in ("ner_training.cfg", "ner_features.py", "gazetteers.py", "germeval.py"):
         digest.update(_package_text(name).encode())
-    for name in ("org_words.txt", "titles.txt", "roles.txt", "states.txt"):
+    for name in ("org_words.txt", "titles.txt", "roles.txt", "states.txt", "surnames-germaner.txt"):
         digest.update(_package_text(f"resources/{name}").encode())
     settings = {
-        k: model_config[k] for k in ("held_out_share", "early_stopping_share", "max_epochs", "patience_steps", "seed")
+        k: model_config[k]
+        for k in (
+            "test_files",
+            "early_stopping_sentences",
+            "max_epochs",
+            "patience_steps",
+            "max_training_minutes",
+            "seed",
+        )
     }
+    settings["recipe"] = recipe_overrides(model_config)
     digest.update(json.dumps(settings, sort_keys=True).encode())
     digest.update(spacy.__version__.encode())
     return digest.hexdigest()
 
 
-def split_sentences(model_config: dict[str, Any], vocab: Any) -> tuple[list, list, list]:
-    """(train, early-stopping, held-out) docs: a fixed shuffle of all training files."""
-    docs = docs_from_files(vocab, _data_files(model_config, "train_files"))
-    random.Random(model_config["seed"]).shuffle(docs)
-    n_held = int(len(docs) * model_config["held_out_share"])
-    held, rest = docs[:n_held], docs[n_held:]
-    n_stop = max(1, int(len(rest) * model_config["early_stopping_share"]))
-    return rest[n_stop:], rest[:n_stop], held
+def split_sentences(model_config: dict[str, Any]) -> tuple[list[Sentence], list[Sentence]]:
+    """(train, early-stopping) sentences: a fixed-seed shuffle of all training files,
+    the first `early_stopping_sentences` of it set aside to pick the best checkpoint."""
+    sentences = sentences_from_files(_data_files(model_config, "train_files"))
+    random.Random(model_config["seed"]).shuffle(sentences)
+    n_stop = max(1, min(model_config["early_stopping_sentences"], len(sentences) // 5))
+    return sentences[n_stop:], sentences[:n_stop]
 
 
-def score_docs(nlp: Language, references: list) -> dict[str, Any]:
-    """Exact-span precision/recall/F1 per type against gold docs (GermEval mapping of germeval.py)."""
+def ner_only(nlp: Language) -> contextlib.AbstractContextManager:
+    """The pipeline up to `ner`, so it predicts GermEval's own labels."""
+    return nlp.select_pipes(disable=[name for name in (LABEL_COMPONENT, "sentencizer") if name in nlp.pipe_names])
+
+
+def score_germeval(nlp: Language, sentences: list[Sentence]) -> dict[str, Any]:
+    """The model on GermEval's own tokens, two ways (exact spans, exact labels):
+    `official`: GermEval 2014's outer-chunk metric over its 12 outer labels;
+    `pipeline`: both sides mapped to PER/LOC/ORG/MISC (deriv → base, part → none),
+    what extraction sees. A model without GermEval's labels (an installed
+    de_core_news_sm) gets the pipeline metric only."""
+    with ner_only(nlp):
+        docs = (Doc(nlp.vocab, words=list(s.tokens)) for s in sentences)
+        predicted = [doc_tags(doc) for doc in nlp.pipe(docs, batch_size=256)]
+    gold = [list(s.tags) for s in sentences]
+    result: dict[str, Any] = {}
+    if "ner" in nlp.pipe_names and "LOCderiv" in nlp.get_pipe("ner").labels:
+        result["official"] = score_chunks(gold, predicted)
+    result["pipeline"] = score_chunks(
+        ([map_tag(t) for t in tags] for tags in gold), ([map_tag(t) for t in tags] for tags in predicted)
+    )
+    return result
+
+
+def score_docs(nlp: Language, references: list[Doc]) -> dict[str, Any]:
+    """Exact-span precision/recall/F1 per type of the whole pipeline (its own
+    tokenizer, sentence splitting and rule layer) against gold docs, by character offsets."""
     predictions = nlp.pipe((doc.text for doc in references), batch_size=256)
     examples = [Example(pred, ref) for pred, ref in zip(predictions, references, strict=True)]
     scores = Scorer.score_spans(examples, "ents")
@@ -130,47 +196,101 @@ def score_docs(nlp: Language, references: list) -> dict[str, Any]:
     }
 
 
+def format_scores(evaluation: dict[str, Any]) -> str:
+    """Per-type P/R/F1 table of score_germeval's metrics, for the console."""
+    lines = []
+    for metric in ("official", "pipeline"):
+        if metric not in evaluation:
+            continue
+        scores = evaluation[metric]
+        title = "GermEval 2014 official (outer chunks)" if metric == "official" else "pipeline labels"
+        lines.append(f"{title}: P {scores['p']:.3f}  R {scores['r']:.3f}  F1 {scores['f']:.3f}")
+        for label, values in scores["per_type"].items():
+            lines.append(
+                f"  {label:<9} P {values['p']:.3f}  R {values['r']:.3f}  F1 {values['f']:.3f}  ({values['gold']} gold)"
+            )
+    return "\n".join(lines)
+
+
+@spacy.registry.callbacks("presseabgleich.time_budget.v1")
+def time_budget(minutes: float) -> Any:
+    """spaCy `before_update` callback raising TrainingTimeUp once the training process
+    has used `minutes` of CPU time. CPU time, not wall-clock time: on an idle machine
+    the two agree (training runs on one core), and on a busy one the model still gets
+    the training it was measured with instead of fewer steps."""
+    deadline = time.process_time() + minutes * 60
+
+    def before_update(nlp: Language, info: dict[str, Any]) -> None:
+        if time.process_time() > deadline:
+            raise TrainingTimeUp
+
+    return before_update
+
+
 def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = print) -> ModelInfo:
-    """Train the fallback pipeline into `output_dir` and score it on the held-out files."""
+    """Train the fallback pipeline into `output_dir` and score it on the test files."""
     from spacy.cli.train import train as spacy_train
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     vocab = spacy.blank("de").vocab
-    train_docs, stop_docs, held_docs = split_sentences(model_config, vocab)
+    train_sentences, stop_sentences = split_sentences(model_config)
+    test_sentences = sentences_from_files(_data_files(model_config, "test_files"))
+    budget_minutes = model_config["max_training_minutes"]
     with tempfile.TemporaryDirectory(prefix="presseabgleich-train-") as tmp:
         work = Path(tmp)
-        DocBin(docs=train_docs).to_disk(work / "train.spacy")
-        DocBin(docs=stop_docs).to_disk(work / "stop.spacy")
+        DocBin(docs=[sentence_to_doc(vocab, s) for s in train_sentences]).to_disk(work / "train.spacy")
+        DocBin(docs=[sentence_to_doc(vocab, s) for s in stop_sentences]).to_disk(work / "stop.spacy")
         (work / "config.cfg").write_text(_package_text("ner_training.cfg"), encoding="utf-8")
         log(
-            f"Training the fallback German NER model on {len(train_docs)} GermEval sentences "
-            f"({len(stop_docs)} for early stopping, {len(held_docs)} held out for scoring); once per machine."
+            f"Training the fallback German NER model (recipe {model_config['recipe']!r}) on "
+            f"{len(train_sentences)} GermEval sentences ({len(stop_sentences)} for early stopping), "
+            f"at most {model_config['max_epochs']} epochs or {budget_minutes} CPU minutes; once per machine."
         )
+        overrides = {
+            "paths.train": str(work / "train.spacy"),
+            "paths.dev": str(work / "stop.spacy"),
+            "training.max_epochs": model_config["max_epochs"],
+            "training.patience": model_config["patience_steps"],
+            "system.seed": model_config["seed"],
+            "training.before_update.minutes": budget_minutes,
+            **recipe_overrides(model_config),
+        }
+        stopped_by_budget = False
         # spaCy reports progress on stdout; keep stdout for the command's own output
         with contextlib.redirect_stdout(sys.stderr):
-            spacy_train(
-                work / "config.cfg",
-                work / "out",
-                overrides={
-                    "paths.train": str(work / "train.spacy"),
-                    "paths.dev": str(work / "stop.spacy"),
-                    "training.max_epochs": model_config["max_epochs"],
-                    "training.patience": model_config["patience_steps"],
-                    "system.seed": model_config["seed"],
-                },
-            )
+            try:
+                spacy_train(work / "config.cfg", work / "out", overrides=overrides)
+            except TrainingTimeUp:
+                stopped_by_budget = True
+        if not (work / "out" / "model-best").is_dir():
+            raise RuntimeError(f"training stopped after {budget_minutes} CPU minutes, before its first evaluation")
         nlp = spacy.load(work / "out" / "model-best")
+        nlp.add_pipe(LABEL_COMPONENT, after="ner")
+        training_seconds = round(time.perf_counter() - started, 1)
+        training_cpu_seconds = round(time.process_time() - started_cpu, 1)
+        evaluation = {
+            "test_files": model_config["test_files"],
+            "recipe": model_config["recipe"],
+            "stopped_by_time_budget": stopped_by_budget,
+            "training_cpu_seconds": training_cpu_seconds,
+            **score_germeval(nlp, test_sentences),
+        }
         nlp.meta["name"] = "presseabgleich_de_ner"
-        nlp.meta["version"] = "1.0.0"
+        nlp.meta["version"] = "2.0.0"
         nlp.meta["sources"] = [
             {
                 "name": "GermEval 2014 NER (Benikova, Biemann, Reznicek, LREC 2014)",
                 "url": "https://sites.google.com/site/germeval2014ner/",
                 "license": "CC BY 4.0",
-            }
+            },
+            {
+                "name": "GermaNER surname list (TU Darmstadt), a feature of the model",
+                "url": "https://github.com/tudarmstadt-lt/GermaNER",
+                "license": "Apache-2.0",
+            },
         ]
         nlp.meta["license"] = "CC BY 4.0 (training data attribution: GermEval 2014)"
-        evaluation = {"held_out_of": model_config["train_files"], **score_docs(nlp, held_docs)}
+        nlp.meta["presseabgleich_evaluation"] = evaluation
         info = ModelInfo(
             name=nlp.meta["name"],
             version=nlp.meta["version"],
@@ -179,7 +299,7 @@ def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = pr
             data_hash=fallback_key(model_config),
             components=list(nlp.pipe_names),
             evaluation=evaluation,
-            training_seconds=round(time.perf_counter() - started, 1),
+            training_seconds=training_seconds,
         )
         nlp.to_disk(work / "final")
         write_json_atomic(work / "final" / MODEL_INFO_FILE, asdict(info))
@@ -187,17 +307,25 @@ def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = pr
         if output_dir.exists():
             shutil.rmtree(output_dir)
         shutil.move(str(work / "final"), str(output_dir))
-    log(f"Fallback model trained in {info.training_seconds:.0f} s; held-out F1 {evaluation['f']:.3f}")
+    official = evaluation.get("official", evaluation["pipeline"])
+    log(
+        f"Fallback model trained in {info.training_seconds:.0f} s ({training_cpu_seconds:.0f} s CPU)"
+        f"{' (stopped by the time budget)' if stopped_by_budget else ''}; "
+        f"{', '.join(model_config['test_files'])}: official outer F1 {official['f']:.3f}, "
+        f"pipeline-label F1 {evaluation['pipeline']['f']:.3f}"
+    )
     return info
+
+
+def model_dir(model_config: dict[str, Any]) -> Path:
+    return cache_dir(model_config) / f"de_ner_{fallback_key(model_config)[:16]}"
 
 
 def ensure_fallback_model(model_config: dict[str, Any], log: Any = print) -> ModelInfo:
     """Return the cached fallback model, training it first if needed."""
-    key = fallback_key(model_config)
-    root = cache_dir(model_config)
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / f"de_ner_{key[:16]}"
-    with FileLock(root / f"de_ner_{key[:16]}.lock"):  # portable (Windows has no fcntl)
+    target = model_dir(model_config)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.parent / f"{target.name}.lock"):
         info_file = target / MODEL_INFO_FILE
         if not info_file.is_file():
             return train_fallback(model_config, target, log=log)
