@@ -240,3 +240,28 @@ def test_random_histories_keep_ids_unique_decisions_accounted_for_and_entities_s
         last = result
         assert again["entities"].equals(result["entities"]) and len(again["registry"]) == len(registry)
         pd.testing.assert_frame_equal(again["candidates"], result["candidates"])
+
+
+def test_an_unmerged_pair_is_listed_with_its_evidence_and_the_command_that_decides_it():
+    from pipeline.review.report import COLUMNS, render_html
+
+    result = run("ae", empty_registry())
+    kroeger, kraeger = entity_of(result, "a", "Jonas Kröger"), entity_of(result, "e", "Jonas Kräger")
+    candidates = result["candidates"]
+    assert len(candidates) == 1
+    pair = candidates.iloc[0]
+    assert {pair["entity_a"], pair["entity_b"]} == {kroeger, kraeger} and pair["status"] == "open"
+    assert "no evidence in the texts beyond the name" in pair["against"] and pair["score"] < SETTINGS["merge_min_score"]
+    again = run("ae", result["registry"], previous=result)
+    assert again["candidates"]["pair_id"].tolist() == candidates["pair_id"].tolist()  # stable across runs
+    page = render_html(
+        pd.DataFrame(columns=COLUMNS),
+        result["links"],
+        pd.DataFrame({"doc_id": ["a", "e"], "title": ["", ""]}),
+        {},
+        candidates,
+    )
+    assert f'id="{pair["pair_id"]}"' in page
+    assert f"presseabgleich review not-same {pair['entity_a']} {pair['entity_b']}" in page
+    assert f";same;{pair['entity_a']};{pair['entity_b']};;;;" in page
+    assert f'id="e-{kroeger}"' in page and "<mark>Jonas Kröger</mark>" in page
