@@ -296,7 +296,9 @@ def test_pipe_in_a_file_name_creates_no_spurious_person(tmp_path: Path):
     )
     result = CliRunner().invoke(app, ["run", "--config", str(config)])
     assert result.exit_code == 0, result.output
-    people = pd.read_csv(tmp_path / "processed" / "people.csv", sep=None, engine="python", encoding="utf-8-sig")
+    from pipeline.columns import read_table_csv
+
+    people = read_table_csv(tmp_path / "processed" / "people.csv")
     assert sorted(people["canonical_name"]) == ["Annegret Kowalski", "Jens Kowalski"]
     assert "Stadt Herne ¦ Presse" in set(people["documents"])
 
