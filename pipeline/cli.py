@@ -265,7 +265,7 @@ def _resolve(cfg: dict[str, Any]) -> None:
 @timed
 def _export(cfg: dict[str, Any], background: bool = False) -> Any:
     """Returns the workbook job still running when `background` (see _workbook)."""
-    from pipeline.export import DIALECTS, run_export
+    from pipeline.export import DIALECTS, WorkbookNotWritten, run_export
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
     if cfg["export"]["csv_dialect"] not in DIALECTS:
@@ -273,6 +273,8 @@ def _export(cfg: dict[str, Any], background: bool = False) -> Any:
         raise typer.Exit(1)
     try:
         tables, workbook = run_export(processed_dir, cfg, log=log, background=background)
+    except WorkbookNotWritten as exc:  # its writer said why
+        raise typer.Exit(1) from exc
     except (FileNotFoundError, RuntimeError) as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
@@ -284,8 +286,12 @@ def _export(cfg: dict[str, Any], background: bool = False) -> Any:
 @timed
 def _workbook(job: Any) -> None:
     """Wait for the workbook that `run` lets the export stage write in the background."""
+    from pipeline.export import WorkbookNotWritten
+
     try:
         job.wait()
+    except WorkbookNotWritten as exc:
+        raise typer.Exit(1) from exc
     except RuntimeError as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc

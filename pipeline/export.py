@@ -46,7 +46,7 @@ from pipeline.columns import (
     german_headers,
 )
 from pipeline.ingest import DOCUMENTS_FILE
-from pipeline.io import atomic_path, read_parquet, write_text_atomic
+from pipeline.io import OutputWriteError, atomic_path, read_parquet, write_text_atomic
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, MENTION_ENTITIES_FILE
 from pipeline.review.decisions import DECISION_COLUMNS
 
@@ -249,6 +249,18 @@ def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.Da
     return tables
 
 
+def _workbook_process(sheets: dict[str, pd.DataFrame], path: Path, parent_pid: int) -> None:
+    """The workbook writer's process: a write that fails is one line (the parent names the file too)."""
+    try:
+        write_workbook(sheets, path, MAX_SHEET_ROWS, parent_pid)
+    except OutputWriteError as exc:
+        print(f"error: {exc.strerror}", file=sys.stderr)
+        sys.exit(WORKBOOK_NOT_WRITTEN)
+
+
+WORKBOOK_NOT_WRITTEN = 3  # the writer's exit code when it reported why itself
+
+
 class WorkbookJob:
     """The workbook written by a child process while the caller goes on: after
     extraction the pipeline runs on one core, and the workbook is the slowest
@@ -259,18 +271,29 @@ class WorkbookJob:
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         self.path = path
         self.process = multiprocessing.get_context(method).Process(
-            target=write_workbook,
-            args=(sheets, path, MAX_SHEET_ROWS, os.getpid()),
+            target=_workbook_process,
+            args=(sheets, path, os.getpid()),
             name="presseabgleich-workbook",
         )
         self.process.start()
 
     def wait(self) -> None:
         self.process.join()
+        if self.process.exitcode == WORKBOOK_NOT_WRITTEN:
+            raise WorkbookNotWritten(self.path)  # the writer said why, in one line
         if self.process.exitcode != 0:
             raise RuntimeError(
                 f"writing {self.path} failed (exit code {self.process.exitcode}; see the messages above)"
             )
+
+    def stop(self) -> None:
+        """The run failed elsewhere: the workbook would not match the tables."""
+        self.process.terminate()
+        self.process.join()
+
+
+class WorkbookNotWritten(RuntimeError):
+    """The workbook writer could not write its file and has said so."""
 
 
 def review_sheets(processed_dir: Path, config: dict[str, Any], log: Any = print) -> dict[str, pd.DataFrame]:
@@ -320,13 +343,18 @@ def run_export(
             {SHEET_NAMES[name]: frame for name, frame in sheets.items()}, processed_dir / WORKBOOK_FILE
         )
     dialect = config["export"]["csv_dialect"]
-    for file_name, frame in tables.items():
-        write_csv(frame, processed_dir / file_name, dialect)
-        if len(frame) >= MAX_SHEET_ROWS:
-            log(
-                f"note: {file_name} has {len(frame):,} rows; Excel and LibreOffice open only the first "
-                f"{MAX_SHEET_ROWS - 1:,} (the workbook continues the table on further sheets)"
-            )
+    try:
+        for file_name, frame in tables.items():
+            write_csv(frame, processed_dir / file_name, dialect)
+            if len(frame) >= MAX_SHEET_ROWS:
+                log(
+                    f"note: {file_name} has {len(frame):,} rows; Excel and LibreOffice open only the first "
+                    f"{MAX_SHEET_ROWS - 1:,} (the workbook continues the table on further sheets)"
+                )
+    except BaseException:
+        if workbook is not None:
+            workbook.stop()
+        raise
     if workbook is not None and not background:
         workbook.wait()
         workbook = None

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -443,6 +444,14 @@ def decision_commands(kind: str, **values: str) -> list[tuple[str, str]]:
     return commands
 
 
+def file_link(relative: str) -> str:
+    """A relative link to a file whatever its name: percent-encoded ("#", "%", spaces
+    would end or garble the link) and starting with "./" or "../", so a file called
+    "javascript:…" is a file, never a script."""
+    quoted = quote(relative, safe="/")
+    return quoted if quoted.startswith(("./", "../")) else "./" + quoted
+
+
 def _environment() -> Environment:
     return Environment(
         loader=PackageLoader("pipeline", "review/templates"),
@@ -559,7 +568,7 @@ def run_report(processed_dir: Path, config: dict[str, Any]) -> tuple[pd.DataFram
     write_csv(duplicates, processed_dir / DUPLICATES_CSV, dialect)
     raw_dir = Path(config["paths"]["raw_dir"])
     doc_links = {
-        row.doc_id: Path(os.path.relpath(raw_dir / row.source_path, processed_dir)).as_posix()
+        row.doc_id: file_link(Path(os.path.relpath(raw_dir / row.source_path, processed_dir)).as_posix())
         for row in documents.itertuples(index=False)
     }
     page = render_html(

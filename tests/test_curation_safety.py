@@ -1,0 +1,89 @@
+"""What a reviewer or a colleague wrote, and earlier outputs, survive kills, full disks and a second run."""
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from filelock import FileLock
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.export import write_workbook
+from pipeline.review.report import file_link
+from tests.conftest import REPO, write_run_config
+
+
+def test_links_to_odd_file_names_stay_files():
+    assert file_link("javascript:alert(1).txt") == "./javascript%3Aalert%281%29.txt"
+    assert file_link("../raw/Bericht #3 100%.txt") == "../raw/Bericht%20%233%20100%25.txt"
+
+
+def test_a_workbook_writer_whose_run_is_gone_replaces_nothing(tmp_path: Path):
+    target = tmp_path / "presseabgleich.xlsx"
+    target.write_bytes(b"newer workbook")
+    with pytest.raises(SystemExit):
+        write_workbook({"Personen": pd.DataFrame({"a": [1]})}, target, parent_pid=os.getppid() + 12345)
+    assert target.read_bytes() == b"newer workbook"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_a_second_run_on_one_processed_folder_waits_for_the_first(tmp_path: Path):
+    config = write_run_config(tmp_path)
+    (tmp_path / "processed").mkdir()
+    lock = FileLock(str(tmp_path / "processed" / ".presseabgleich.lock"))
+    lock.acquire()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--config", str(config)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        first = process.stderr.readline()
+        assert "another run is writing" in first, first
+        time.sleep(1)
+        assert process.poll() is None  # still waiting, nothing written
+        assert not (tmp_path / "processed" / "documents.parquet").exists()
+    finally:
+        lock.release()
+    assert process.wait(timeout=300) == 0
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_naming_the_file_and_the_old_outputs_stay(tmp_path: Path):
+    config = write_run_config(tmp_path)
+    assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0
+    processed = tmp_path / "processed"
+    before = {p.name: p.read_bytes() for p in processed.iterdir() if p.suffix in {".csv", ".xlsx"}}
+    (tmp_path / f".{'entity_ids.csv'}.killed.tmp").write_text("half", encoding="utf-8")
+
+    def small_files() -> None:  # files may grow to 2 KB: the tables do not fit
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "export", "--config", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    # one line per file that could not be written (the tables, and the workbook beside them)
+    assert 1 <= len(errors) <= 2, result.stderr
+    assert all("cannot write" in e and "File too large" in e and "previous version is intact" in e for e in errors)
+    assert "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in processed.iterdir() if p.suffix in {".csv", ".xlsx"}} == before
+    # the next full run clears what a killed run left beside the ID registry
+    assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0
+    assert not list(tmp_path.glob(".entity_ids.csv.*.tmp"))
