@@ -153,9 +153,9 @@ def evaluate_germeval(model_config: dict[str, Any], paths: list[Path]) -> dict[s
     """The NER model alone and with the rule layer on GermEval TSV files."""
     import spacy
 
+    from pipeline.extract import add_rule_layer
     from pipeline.germeval import docs_from_files
     from pipeline.model import load_pipeline, score_docs
-    from pipeline.rules import add_rule_layer
 
     nlp, info = load_pipeline(model_config)
     references = docs_from_files(nlp.vocab, paths)

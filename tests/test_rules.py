@@ -4,7 +4,7 @@ entity here comes from the rules)."""
 import pytest
 import spacy
 
-from pipeline.rules import CONTACTS_KEY, NESTED_KEY, add_rule_layer
+from pipeline.extract import CONTACTS_KEY, NESTED_KEY, add_rule_layer
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,134 @@
+"""Component `presseabgleich_corrections`: the statistical model's typical
+press-text errors fixed on doc.ents, before the finders add what it missed.
+
+- an entity never spans a line break ("Franziska Michels\\n\\nt");
+- truncated compounds ("Presse-"), shouted heading words ("PRESSEINFORMATION"),
+  lower-case spans (adjective derivations, "städtischen") and lone common nouns
+  ("Fachbereich") are dropped;
+- a town after a postcode ("58095 Hagen"), a place adjective ("Hagener") and a
+  lone municipality that is no person's name become LOC;
+- a generic noun in front of a place ("Kommunen Bochum", "Fachtags für Herne")
+  is cut off, leaving the place;
+- a place the gazetteer knows in a longer form is extended ("Mülheim" + "an der Ruhr").
+"""
+
+from __future__ import annotations
+
+import re
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from pipeline.extract.lexicon import Lexicon, get_lexicon, is_capitalised
+from pipeline.extract.spans import rule_span
+
+POSTCODE = re.compile(r"\d{5}")
+PLACE_LEAD_INS = frozenset({"für", "in", "von", "aus", "der", "des", "und"})
+
+
+class ModelCorrections:
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lex = lexicon
+
+    def __call__(self, doc: Doc) -> Doc:
+        corrected = [c for c in (self.correct(doc, e) for e in doc.ents) if c is not None]
+        doc.ents = filter_spans([self.extend_place(doc, e) for e in corrected])
+        return doc
+
+    def correct(self, doc: Doc, entity: Span) -> Span | None:
+        """The corrected entity, or None where it is no name at all."""
+        lex = self.lex
+        entity = self._cut_at_line_break(doc, entity)
+        if entity is None or entity.text.endswith("-") or not entity.text.strip():
+            return None  # truncated compound: "Presse- und Öffentlichkeitsarbeit"
+        first = entity[0].text
+        label = entity.label_
+        single = len(entity) == 1
+        if single and first.isupper() and len(first) > 4 and lex.is_common_noun(first.capitalize()):
+            return None  # a shouted heading word: "PRESSEINFORMATION"
+        if label in {"PER", "ORG"} and entity.start > 0 and POSTCODE.fullmatch(doc[entity.start - 1].text):
+            return rule_span(doc, entity.start, entity.end, "LOC", "model+rule")  # "58095 Hagen"
+        if single and label in {"PER", "ORG"} and lex.is_place_adjective(first):
+            if self._noun_follows(doc, entity.end) or not (lex.is_last_name(first) or lex.is_first_name(first)):
+                return rule_span(doc, entity.start, entity.end, "LOC", "model+rule")
+        if single and label in {"LOC", "ORG"} and lex.is_common_compound(first) and not lex.is_org_word(first):
+            return None
+        if (
+            not single
+            and label in {"ORG", "MISC"}
+            and (lex.is_common_noun(first) or lex.is_common_compound(first))
+            and not lex.is_org_word(first)
+        ):
+            # "Fachtags für Herne": a common noun in front of a place is not an organisation
+            k = entity.start + 1
+            while k < entity.end and doc[k].lower_ in PLACE_LEAD_INS:
+                k += 1
+            if k < entity.end and lex.longest_place_at(doc, k) == entity.end:
+                return rule_span(doc, k, entity.end, "LOC", "model+rule")
+        if label in {"PER", "LOC", "ORG"} and not first[:1].isupper():
+            return None
+        if single and label != "MISC":
+            known_name = (
+                lex.is_place(first)
+                or lex.is_first_name(first)
+                or lex.is_last_name(first)
+                or lex.is_org_word(first)
+                or first.isupper()
+                or lex.is_place_adjective(first)
+            )
+            if lex.is_common_noun(first) and not known_name and label != "ORG":
+                return None  # organisations are often named by a noun: "Bundeswehr", "Grünen"
+            if (
+                label in {"PER", "ORG"}
+                and lex.is_municipality(first)
+                and not (lex.is_first_name(first) or lex.is_last_name(first) or lex.is_common_noun(first))
+            ):
+                return rule_span(doc, entity.start, entity.end, "LOC", "model+rule")
+        if (
+            not single
+            and lex.is_common_noun(first)
+            and first.endswith(("en", "n", "e", "er", "s"))  # "Kommunen Bochum", not "Borussia Dortmund"
+            and not lex.is_place(first)
+            and not lex.is_org_word(first)
+            and lex.longest_place_at(doc, entity.start + 1) == entity.end
+        ):
+            return rule_span(doc, entity.start + 1, entity.end, "LOC", "model+rule")
+        return entity
+
+    def _cut_at_line_break(self, doc: Doc, entity: Span) -> Span | None:
+        """Keep the part of an entity across line breaks with the most capitalised words."""
+        breaks = [t.i for t in entity if "\n" in t.text]
+        if not breaks:
+            return entity
+        parts = [(entity.start, breaks[0]), (breaks[-1] + 1, entity.end)]
+        start, end = max(parts, key=lambda p: sum(1 for t in doc[p[0] : p[1]] if is_capitalised(t)))
+        while end > start and not doc[end - 1].text.strip():
+            end -= 1
+        if start >= end:
+            return None
+        return rule_span(doc, start, end, entity.label_, "model+rule")
+
+    def _noun_follows(self, doc: Doc, index: int) -> bool:
+        if index >= len(doc) or not is_capitalised(doc[index]):
+            return False
+        text = doc[index].text
+        return self.lex.is_common_noun(text) or self.lex.is_common_compound(text) or self.lex.is_org_word(text)
+
+    def extend_place(self, doc: Doc, entity: Span) -> Span:
+        """ "Mülheim" + "an der Ruhr" → one LOC when the gazetteer knows the long form."""
+        if entity.label_ == "LOC":
+            end = self.lex.longest_place_at(doc, entity.start)
+            if end is not None and end > entity.end:
+                return rule_span(doc, entity.start, end, "LOC", "model+rule")
+        return entity
+
+
+@Language.factory(
+    "presseabgleich_corrections",
+    default_config={"max_place_words": 5},
+    requires=["doc.ents"],
+    assigns=["doc.ents"],
+)
+def make_model_corrections(nlp: Language, name: str, max_place_words: int) -> ModelCorrections:
+    return ModelCorrections(get_lexicon(max_place_words))

@@ -1,0 +1,227 @@
+"""The one word-class lexicon every rule component asks: is this word a title, a
+role, an organisation head, a place, a given name …?
+
+Built on the gazetteers (pipeline/gazetteers.py: GeoNames, CLDR, Faker,
+Wiktionary and the hand-kept lists in pipeline/resources/) plus the small lists
+in pipeline/extract/wordlists/. Those lists hold general German press-text
+vocabulary only (greetings, legal forms, municipal bodies), never names taken
+from sample or gold texts.
+
+The rules ask about the same few thousand words again and again; the compound
+analysis and suffix tests are remembered per word (bounded, for huge archives).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+
+from spacy.lang.de.stop_words import STOP_WORDS
+from spacy.tokens import Doc, Token
+
+from pipeline.gazetteers import Gazetteers, load_gazetteers
+from pipeline.normalize import CODEPAGE_DAMAGE
+
+WORD_CACHE_SIZE = 200_000  # distinct words remembered per word class
+INITIAL = re.compile(r"[A-ZÄÖÜ]\.")
+# Role words not in roles.txt are recognised by their ending ("Referatsleiterin"),
+# but only long capitalised words: "Leiter" alone is also a ladder.
+ROLE_SUFFIXES = (
+    "leiter",
+    "leiterin",
+    "sprecher",
+    "sprecherin",
+    "direktor",
+    "direktorin",
+    "beauftragter",
+    "beauftragte",
+    "beauftragten",
+    "präsident",
+    "präsidentin",
+    "minister",
+    "ministerin",
+    "bürgermeister",
+    "bürgermeisterin",
+    "referent",
+    "referentin",
+    "vorsitzender",
+    "vorsitzende",
+    "vorsitzenden",
+    "dezernent",
+    "dezernentin",
+    "koordinator",
+    "koordinatorin",
+    "berater",
+    "beraterin",
+    "mitarbeiter",
+    "mitarbeiterin",
+)
+# Prepositions after which an ambiguous word ("Essen") is read as a place; not the
+# contracted forms with an article ("im Feld"), which introduce common nouns.
+PLACE_PREPOSITIONS = frozenset({"in", "aus", "nach", "bei", "von", "bis", "ab", "gen", "über"})
+# Words after which a gazetteer name inside an organisation name is a place: "des Landes NRW".
+PLACE_CUES = frozenset({"Landes", "Stadt", "Kreises", "Kreis", "Bezirks", "Gemeinde", "in", "aus"})
+# Words joining the parts of a long organisation name.
+ORG_CONNECTORS = frozenset({"für", "des", "der", "und", "zur", "zum", ",", "-", "–", "&"})
+LIST_JOINERS = frozenset({",", "und", "oder", "sowie"})
+ARTICLES = frozenset({"der", "die", "das", "des", "dem", "den", "ein", "eine", "einer", "eines", "einem", "einen"})
+QUOTES_OPEN = frozenset({"„", "“", '"', "»", "«", "‚", "'"})
+QUOTES_CLOSE = frozenset({"“", "”", '"', "«", "»", "‘", "'"})
+# Characters that never stand inside a person's name.
+PERSON_BREAKS = frozenset({"/", "|", "(", ")", "[", "]", "·", "•"})
+
+
+def _wordlist(name: str) -> frozenset[str]:
+    text = resources.files("pipeline.extract").joinpath("wordlists", name).read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def is_capitalised(token: Token) -> bool:
+    return token.text[:1].isupper()
+
+
+def is_initial(text: str) -> bool:
+    return INITIAL.fullmatch(text) is not None
+
+
+class Lexicon:
+    """Word classes over the gazetteers; one instance per process (see get_lexicon)."""
+
+    def __init__(self, gazetteers: Gazetteers, max_place_words: int = 5) -> None:
+        self.gaz = gazetteers
+        self.max_place_words = max_place_words
+        self.greetings = _wordlist("greetings.txt")
+        self.legal_forms = _wordlist("legal_forms.txt")
+        self.body_prefixes = _wordlist("body_prefixes.txt")
+        self.generic_org_nouns = _wordlist("generic_org_nouns.txt")
+        self.title_words = {t.rstrip(".") for t in gazetteers.titles} | set(gazetteers.titles)
+        # first token of every place name ("Mülheim" of "Mülheim an der Ruhr", "Nordrhein" of
+        # "Nordrhein-Westfalen"): lets longest_place_at skip all other tokens at once
+        self.place_starts = frozenset(
+            part for name in gazetteers.places for part in {name.split()[0], name.split()[0].split("-")[0]}
+        )
+        cached = functools.lru_cache(maxsize=WORD_CACHE_SIZE)
+        self.is_org_word = cached(self._org_word)
+        self.is_venue_word = cached(gazetteers.is_venue_word)
+        self.is_title_text = cached(self._title_text)
+        self.is_role_text = cached(self._role_text)
+        self.is_common_compound = cached(self._common_compound)
+
+    # --- titles, roles, greetings ----------------------------------------------
+
+    def _title_text(self, text: str) -> bool:
+        return text in self.gaz.titles or (text.endswith(".") and text.rstrip(".") in self.title_words)
+
+    def _role_text(self, text: str) -> bool:
+        """A role or office word, in any case form of roles.txt or by its ending."""
+        if text in self.gaz.roles or (text.endswith("s") and text[:-1] in self.gaz.roles):
+            return True
+        if text.endswith("n") and text[:-1] in self.gaz.roles:  # "der Beigeordneten", "des Vorsitzenden"
+            return True
+        return text[:1].isupper() and len(text) > 8 and text.lower().endswith(ROLE_SUFFIXES)
+
+    def is_title(self, token: Token) -> bool:
+        return self.is_title_text(token.text)
+
+    def is_role(self, token: Token) -> bool:
+        return self.is_role_text(token.text)
+
+    def is_greeting(self, token: Token) -> bool:
+        return token.lower_ in self.greetings
+
+    def is_title_or_role(self, token: Token) -> bool:
+        return self.is_title_text(token.text) or self.is_role_text(token.text)
+
+    # --- organisations ------------------------------------------------------------
+
+    def _org_word(self, text: str) -> bool:
+        return self.gaz.is_org_word(text) or text in self.legal_forms
+
+    def is_legal_form(self, text: str) -> bool:
+        return text in self.legal_forms
+
+    def is_body_prefix(self, text: str) -> bool:
+        """Words naming a public body by its place: "Stadt Hagen", "Kreis Unna"."""
+        return text in self.body_prefixes
+
+    def is_generic_org_noun(self, text: str) -> bool:
+        """Organisation nouns that alone name no particular body ("die Verwaltung")."""
+        return text in self.generic_org_nouns
+
+    # --- places -----------------------------------------------------------------
+
+    def is_place(self, text: str) -> bool:
+        return text in self.gaz.german_municipalities or text in self.gaz.places
+
+    def is_municipality(self, text: str) -> bool:
+        return text in self.gaz.german_municipalities
+
+    def is_place_adjective(self, text: str) -> bool:
+        return self.gaz.is_place_adjective(text)
+
+    def is_ambiguous_place(self, text: str) -> bool:
+        """A place name that is also a noun or a person's name ("Essen", "Hamm")."""
+        return text in self.gaz.common_nouns or text in self.gaz.first_names or text in self.gaz.last_names
+
+    def longest_place_at(self, doc: Doc, start: int) -> int | None:
+        """End index of the longest gazetteer place starting at token `start`."""
+        if start >= len(doc) or doc[start].text not in self.place_starts:
+            return None
+        best = None
+        for length in range(1, self.max_place_words + 1):
+            end = start + length
+            if end > len(doc):
+                break
+            if self.is_place(doc[start:end].text) and doc[end - 1].text[:1].isupper():
+                best = end
+        return best
+
+    # --- persons and nouns --------------------------------------------------------
+
+    def is_first_name(self, text: str) -> bool:
+        """Known given name, also after repairing code-page damage ("Aslý" → "Aslı")."""
+        return text in self.gaz.first_names or text.translate(CODEPAGE_DAMAGE) in self.gaz.first_names
+
+    def is_last_name(self, text: str) -> bool:
+        return text in self.gaz.last_names
+
+    def is_common_noun(self, text: str) -> bool:
+        return text in self.gaz.common_nouns
+
+    def is_stop_word(self, token: Token) -> bool:
+        return token.lower_ in STOP_WORDS
+
+    def _common_compound(self, text: str) -> bool:
+        """An unlisted compound of a common noun ("Begrüßungsrede" → Rede), not a name."""
+        if len(text) < 8 or not text.isalpha() or self.is_place(text) or text in self.gaz.last_names:
+            return False
+        return any(text[cut:].capitalize() in self.gaz.common_nouns for cut in range(3, len(text) - 3))
+
+    def is_name_like(self, token: Token) -> bool:
+        """A capitalised token that can be part of a person's name."""
+        text = token.text
+        if not text[:1].isupper() or token.is_punct:
+            return False
+        if is_initial(text):
+            return True  # middle initial
+        if self.is_title(token) or self.is_role(token) or self.is_org_word(text):
+            return False
+        if text in self.gaz.first_names or text in self.gaz.last_names:
+            return True
+        return text not in self.gaz.common_nouns and text.isalpha() or "-" in text
+
+    def can_end_name(self, token: Token) -> bool:
+        """A capitalised word that can stand as (part of) a surname, common noun or not ("Längen")."""
+        return (
+            is_capitalised(token)
+            and not token.is_punct
+            and "\n" not in token.text
+            and token.lower_ not in STOP_WORDS
+            and not (self.is_title(token) or self.is_role(token) or self.is_org_word(token.text))
+        )
+
+
+@functools.cache
+def get_lexicon(max_place_words: int = 5) -> Lexicon:
+    return Lexicon(load_gazetteers(), max_place_words=max_place_words)

@@ -1,0 +1,138 @@
+"""Places from the gazetteers.
+
+- `presseabgleich_places`: German municipalities, regions and countries the
+  model missed, the longest gazetteer form first ("Mülheim an der Ruhr"), with
+  genitive ("Hernes") and adjective ("Hagener") forms; a name that is also a
+  noun or a person's name ("Essen", "Hamm") only after a preposition or inside a
+  list of places. Proposals go to doc.spans["rule_candidates"].
+- `presseabgleich_nested_places`: places inside organisation names ("… des
+  Landes Nordrhein-Westfalen", "Stadt Bochum") into doc.spans["nested"].
+"""
+
+from __future__ import annotations
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from pipeline.extract.lexicon import LIST_JOINERS, PLACE_CUES, PLACE_PREPOSITIONS, Lexicon, get_lexicon, is_capitalised
+from pipeline.extract.spans import NESTED_KEY, add_candidates, contact_tokens, rule_span
+
+
+class PlaceFinder:
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lex = lexicon
+
+    def __call__(self, doc: Doc) -> Doc:
+        entities = list(doc.ents)
+        taken = {i for e in entities for i in range(e.start, e.end)} | contact_tokens(doc)
+        candidates = self.candidates(doc, taken)
+        place_starts = {s.start for s, _ in candidates} | {e.start for e in entities if e.label_ == "LOC"}
+        place_ends = {s.end for s, _ in candidates} | {e.end for e in entities if e.label_ == "LOC"}
+        add_candidates(
+            doc,
+            [
+                span
+                for span, ambiguous in candidates
+                if not ambiguous or self.in_place_context(doc, span, place_starts, place_ends)
+            ],
+        )
+        return doc
+
+    def candidates(self, doc: Doc, taken: set[int]) -> list[tuple[Span, bool]]:
+        """(place span, whether it needs a place context) for every gazetteer match."""
+        lex = self.lex
+        found: list[tuple[Span, bool]] = []
+        i = 0
+        while i < len(doc):
+            token = doc[i]
+            if i in taken or not is_capitalised(token):
+                i += 1
+                continue
+            end = lex.longest_place_at(doc, i)
+            if end is not None:
+                text = doc[i:end].text
+                if end - i == 1 and lex.is_stop_word(token):
+                    i += 1
+                    continue
+                ambiguous = end - i == 1 and (lex.is_ambiguous_place(text) or token.is_sent_start)
+                found.append((rule_span(doc, i, end, "LOC"), ambiguous))
+                i = end
+                continue
+            inflected = self.inflected_place(doc, i)
+            if inflected is not None:
+                found.append(inflected)
+            i += 1
+        return found
+
+    def inflected_place(self, doc: Doc, i: int) -> tuple[Span, bool] | None:
+        """Genitive ("Hernes Oberbürgermeister") and adjective ("Hagener Vereine")
+        forms of German municipalities, before another capitalised word."""
+        lex = self.lex
+        word = doc[i].text
+        if i + 1 >= len(doc) or not is_capitalised(doc[i + 1]) or len(word) <= 4:
+            return None
+        is_genitive = word.endswith("s") and lex.is_municipality(word[:-1])
+        is_adjective = word.endswith("er") and (lex.is_municipality(word[:-2]) or lex.is_municipality(word[:-1]))
+        if not (is_genitive or is_adjective):
+            return None
+        following = doc[i + 1]
+        # before a common noun ("Dortmunder Vereine") the form is clear even where
+        # Wiktionary also lists it as a noun (the inhabitant "Dortmunder")
+        noun_follows = lex.is_common_noun(following.text) or lex.is_role(following) or lex.is_org_word(following.text)
+        return rule_span(doc, i, i + 1, "LOC"), lex.is_common_noun(word) and not noun_follows
+
+    def in_place_context(self, doc: Doc, span: Span, place_starts: set[int], place_ends: set[int]) -> bool:
+        """An ambiguous word counts as a place after a preposition or inside a list of places."""
+        before = doc[span.start - 1] if span.start > 0 else None
+        after = doc[span.end] if span.end < len(doc) else None
+        if before is not None and before.lower_ in PLACE_PREPOSITIONS:
+            return True
+        if before is not None and before.text in LIST_JOINERS and (span.start - 1) in place_ends:
+            return True
+        return after is not None and after.text in LIST_JOINERS and (span.end + 1) in place_starts
+
+
+class NestedPlaces:
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lex = lexicon
+
+    def __call__(self, doc: Doc) -> Doc:
+        nested = []
+        for entity in doc.ents:
+            if entity.label_ == "ORG":
+                nested.extend(self.places_in(doc, entity))
+        doc.spans[NESTED_KEY] = nested
+        return doc
+
+    def places_in(self, doc: Doc, entity: Span) -> list[Span]:
+        found = []
+        i = entity.start
+        while i < entity.end:
+            end = self.lex.longest_place_at(doc, i)
+            cued = i > entity.start and doc[i - 1].text in PLACE_CUES
+            if end is not None and end <= entity.end and (cued or not self.lex.is_ambiguous_place(doc[i:end].text)):
+                found.append(rule_span(doc, i, end, "LOC"))
+                i = end
+            else:
+                i += 1
+        return found
+
+
+@Language.factory(
+    "presseabgleich_places",
+    default_config={"max_place_words": 5},
+    requires=["doc.ents"],
+    assigns=["doc.spans"],
+)
+def make_place_finder(nlp: Language, name: str, max_place_words: int) -> PlaceFinder:
+    return PlaceFinder(get_lexicon(max_place_words))
+
+
+@Language.factory(
+    "presseabgleich_nested_places",
+    default_config={"max_place_words": 5},
+    requires=["doc.ents"],
+    assigns=["doc.spans"],
+)
+def make_nested_places(nlp: Language, name: str, max_place_words: int) -> NestedPlaces:
+    return NestedPlaces(get_lexicon(max_place_words))

@@ -1,0 +1,191 @@
+"""Component `presseabgleich_propagation`: what a document says once about a
+name holds for the whole document (the standard document-level pass of NER
+systems; press texts name a person in full once and by surname afterwards).
+
+- Persons: a full name ("Frank Dudda") licenses its surname ("Dudda"), the
+  surname's genitive ("Duddas", "Yılmaz’" – the apostrophe after s, z, x, ß)
+  and lower-case writings of the full name or surname ("frank dudda" in a photo
+  credit). A place or organisation span that is exactly such a surname becomes
+  the person, unless a preposition of place stands before it ("in Hamm").
+- Abbreviations defined in the text: "Kommunales Integrationszentrum (KI)" makes
+  every later "KI" an organisation (the abbreviation must start with the
+  name's first letter).
+- Repeated names: a multi-word organisation or place found once is found at
+  each of its other occurrences in the document too.
+
+Only tokens outside other entities and contacts are labelled.
+"""
+
+from __future__ import annotations
+
+import re
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from pipeline.extract.lexicon import PLACE_PREPOSITIONS, Lexicon, get_lexicon, is_initial
+from pipeline.extract.spans import contact_tokens, keep_in_one_sentence, rule_span
+
+APOSTROPHES = frozenset({"'", "’"})
+# German writes the genitive of names ending in an s sound with an apostrophe alone.
+APOSTROPHE_GENITIVE_ENDINGS = ("s", "z", "x", "ß", "ce")
+ABBREVIATION = re.compile(r"[A-ZÄÖÜ][A-Za-zÄÖÜäöü]{0,9}")
+
+
+class DocumentPropagation:
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lex = lexicon
+
+    def __call__(self, doc: Doc) -> Doc:
+        entities = list(doc.ents)
+        relabelled, entities = self.surnames_mislabelled(doc, entities)
+        taken = {i for e in entities for i in range(e.start, e.end)} | contact_tokens(doc)
+        added = self.person_forms(doc, entities, taken)
+        taken |= {i for s in added for i in range(s.start, s.end)}
+        added += self.abbreviations(doc, entities, taken)
+        taken |= {i for s in added for i in range(s.start, s.end)}
+        added += self.repeated_names(doc, entities, taken)
+        if added or relabelled:
+            doc.ents = filter_spans(entities + added)
+            keep_in_one_sentence(added)
+        return doc
+
+    # --- persons ------------------------------------------------------------------
+
+    def name_tokens(self, person: Span) -> list[str]:
+        """The words of a person's name without titles, roles and greetings."""
+        lex = self.lex
+        return [t.text for t in person if not (lex.is_title_or_role(t) or lex.is_greeting(t) or t.is_punct)]
+
+    def surnames(self, entities: list[Span]) -> dict[str, str]:
+        """surname → full name, for persons named with given name and surname."""
+        found: dict[str, str] = {}
+        for person in entities:
+            if person.label_ != "PER":
+                continue
+            words = self.name_tokens(person)
+            if len(words) < 2 or is_initial(words[-1]) or "," in person.text:
+                continue
+            surname = words[-1]
+            if len(surname) < 2 or not surname[:1].isupper() or self.lex.is_title_or_role(person[-1]):
+                continue
+            found.setdefault(surname, " ".join(words))
+        return found
+
+    def surnames_mislabelled(self, doc: Doc, entities: list[Span]) -> tuple[bool, list[Span]]:
+        """A one-word place or organisation that is the surname of a person named in
+        the document ("Hamm" after "Markus Hamm") is that person."""
+        surnames = self.surnames(entities)
+        changed = False
+        result = []
+        for entity in entities:
+            if (
+                entity.label_ in {"LOC", "ORG"}
+                and len(entity) == 1
+                and entity.text in surnames
+                and not (entity.start > 0 and doc[entity.start - 1].lower_ in PLACE_PREPOSITIONS)
+            ):
+                result.append(rule_span(doc, entity.start, entity.end, "PER", "model+rule"))
+                changed = True
+            else:
+                result.append(entity)
+        return changed, result
+
+    def person_forms(self, doc: Doc, entities: list[Span], taken: set[int]) -> list[Span]:
+        surnames = self.surnames(entities)
+        if not surnames:
+            return []
+        genitives = {s + "s": s for s in surnames if not s.endswith(APOSTROPHE_GENITIVE_ENDINGS)}
+        lower_names = {full.lower().split()[0]: full.lower().split() for full in surnames.values()}
+        found = []
+        i = 0
+        while i < len(doc):
+            token = doc[i]
+            if i in taken:
+                i += 1
+                continue
+            text = token.text
+            end = None
+            if text in surnames or text in genitives:
+                end = i + 1
+                if (
+                    text in surnames
+                    and text.endswith(APOSTROPHE_GENITIVE_ENDINGS)
+                    and i + 1 < len(doc)
+                    and doc[i + 1].text in APOSTROPHES
+                    and not token.whitespace_
+                    and i + 1 not in taken
+                ):
+                    end = i + 2  # "Yılmaz’"
+            elif text.islower() and text in lower_names:
+                words = lower_names[text]
+                candidate = [t.text for t in doc[i : i + len(words)]]
+                if candidate == words and not any(k in taken for k in range(i, i + len(words))):
+                    end = i + len(words)
+            if end is not None:
+                found.append(rule_span(doc, i, end, "PER"))
+                i = end
+                continue
+            i += 1
+        return found
+
+    # --- organisations and places -------------------------------------------------
+
+    def abbreviations(self, doc: Doc, entities: list[Span], taken: set[int]) -> list[Span]:
+        """ "Name (ABK)" defines ABK as the organisation's short name."""
+        defined: set[str] = set()
+        for entity in entities:
+            if entity.label_ != "ORG" or entity.end + 2 >= len(doc):
+                continue
+            opening, short, closing = doc[entity.end], doc[entity.end + 1], doc[entity.end + 2]
+            if opening.text != "(" or closing.text != ")" or not ABBREVIATION.fullmatch(short.text):
+                continue
+            upper = sum(1 for c in short.text if c.isupper())
+            if upper < 2 or short.text[0].lower() != entity.text[0].lower():
+                continue
+            defined.add(short.text)
+        if not defined:
+            return []
+        return [rule_span(doc, t.i, t.i + 1, "ORG") for t in doc if t.text in defined and t.i not in taken]
+
+    def repeated_names(self, doc: Doc, entities: list[Span], taken: set[int]) -> list[Span]:
+        """Other occurrences of multi-word organisation and place names."""
+        names: dict[tuple[str, ...], str] = {}
+        for entity in entities:
+            if entity.label_ in {"ORG", "LOC"} and len(entity) >= 2:
+                names.setdefault(tuple(t.text for t in entity), entity.label_)
+        if not names:
+            return []
+        by_first: dict[str, list[tuple[str, ...]]] = {}
+        for words in sorted(names, key=len, reverse=True):
+            by_first.setdefault(words[0], []).append(words)
+        found = []
+        i = 0
+        while i < len(doc):
+            matched = None
+            for words in by_first.get(doc[i].text, ()):
+                end = i + len(words)
+                if (
+                    end <= len(doc)
+                    and tuple(t.text for t in doc[i:end]) == words
+                    and not any(k in taken for k in range(i, end))
+                ):
+                    matched = rule_span(doc, i, end, names[words])
+                    break
+            if matched is not None:
+                found.append(matched)
+                i = matched.end
+            else:
+                i += 1
+        return found
+
+
+@Language.factory(
+    "presseabgleich_propagation",
+    default_config={"max_place_words": 5},
+    requires=["doc.ents"],
+    assigns=["doc.ents"],
+)
+def make_document_propagation(nlp: Language, name: str, max_place_words: int) -> DocumentPropagation:
+    return DocumentPropagation(get_lexicon(max_place_words))
