@@ -136,7 +136,13 @@ class Lexicon:
     # --- organisations ------------------------------------------------------------
 
     def _org_word(self, text: str) -> bool:
-        return self.gaz.is_org_word(text) or text in self.legal_forms
+        """An organisation head word or compound of one, also in the genitive
+        ("Integrationszentrums", "Integrationsrates")."""
+        if self.gaz.is_org_word(text) or text in self.legal_forms:
+            return True
+        if len(text) > 5 and text.endswith("es") and self.gaz.is_org_word(text[:-2]):
+            return True
+        return len(text) > 4 and text.endswith("s") and self.gaz.is_org_word(text[:-1])
 
     def is_legal_form(self, text: str) -> bool:
         return text in self.legal_forms
