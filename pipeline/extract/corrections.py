@@ -32,9 +32,19 @@ class ModelCorrections:
         self.lex = lexicon
 
     def __call__(self, doc: Doc) -> Doc:
-        corrected = [c for c in (self.correct(doc, e) for e in doc.ents) if c is not None]
+        pieces = [piece for e in doc.ents for piece in self.split_place_adjective(doc, e)]
+        corrected = [c for c in (self.correct(doc, e) for e in pieces) if c is not None]
         doc.ents = filter_spans([self.extend_place(doc, e) for e in corrected])
         return doc
+
+    def split_place_adjective(self, doc: Doc, entity: Span) -> list[Span]:
+        """ "Bochumer KI" → the place adjective "Bochumer" (LOC) and the organisation "KI"."""
+        if len(entity) > 1 and entity.label_ == "ORG" and self.lex.is_place_adjective(entity[0].text):
+            return [
+                rule_span(doc, entity.start, entity.start + 1, "LOC", "model+rule"),
+                rule_span(doc, entity.start + 1, entity.end, entity.label_, "model+rule"),
+            ]
+        return [entity]
 
     def correct(self, doc: Doc, entity: Span) -> Span | None:
         """The corrected entity, or None where it is no name at all."""
@@ -42,9 +52,18 @@ class ModelCorrections:
         entity = self._cut_at_line_break(doc, entity)
         if entity is None or entity.text.endswith("-") or not entity.text.strip():
             return None  # truncated compound: "Presse- und Öffentlichkeitsarbeit"
+        entity = self._trim(doc, entity)
+        if entity is None:
+            return None
         first = entity[0].text
         label = entity.label_
         single = len(entity) == 1
+        if single and lex.is_not_name(first):
+            return None  # "im Mai", "Kurse in Deutsch"
+        if single and label in {"LOC", "ORG", "PER"} and first.isupper() and len(first) > 3:
+            place = first.capitalize()
+            if lex.is_municipality(place) or ("-" in first and lex.is_municipality(first.title())):
+                return rule_span(doc, entity.start, entity.end, "LOC", "model+rule")  # rubric "OBERHAUSEN"
         if single and first.isupper() and len(first) > 4 and lex.is_common_noun(first.capitalize()):
             return None  # a shouted heading word: "PRESSEINFORMATION"
         if label in {"PER", "ORG"} and entity.start > 0 and POSTCODE.fullmatch(doc[entity.start - 1].text):
@@ -95,6 +114,28 @@ class ModelCorrections:
         ):
             return rule_span(doc, entity.start + 1, entity.end, "LOC", "model+rule")
         return entity
+
+    def _trim(self, doc: Doc, entity: Span) -> Span | None:
+        """Trailing punctuation off every entity ("EINLADUNG /"); trailing common nouns
+        off a place or a person ("Recklinghausen Beratungsgespräche", "Nowakowskas Team")."""
+        lex = self.lex
+        start, end = entity.start, entity.end
+        while end > start and doc[end - 1].is_punct and doc[end - 1].text not in {".", "’", "'"}:
+            end -= 1
+        if entity.label_ in {"LOC", "PER"}:
+            while (
+                end - start > 1
+                and lex.is_common_noun(doc[end - 1].text)
+                and not lex.is_last_name(doc[end - 1].text)
+                and not lex.is_place(doc[start:end].text)
+                and (entity.label_ == "PER" or lex.is_place(doc[start : end - 1].text))
+            ):
+                end -= 1
+        if start >= end:
+            return None
+        if (start, end) == (entity.start, entity.end):
+            return entity
+        return rule_span(doc, start, end, entity.label_, "model+rule")
 
     def _cut_at_line_break(self, doc: Doc, entity: Span) -> Span | None:
         """Keep the part of an entity across line breaks with the most capitalised words."""

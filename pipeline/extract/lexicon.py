@@ -77,6 +77,16 @@ def _wordlist(name: str) -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
+def genitive_stems(word: str) -> tuple[str, ...]:
+    """The word and the stems it may be a genitive of ("Rates" → Rat, "Zentrums" → Zentrum)."""
+    stems = [word]
+    if len(word) > 5 and word.endswith("es"):
+        stems.append(word[:-2])
+    if len(word) > 4 and word.endswith("s"):
+        stems.append(word[:-1])
+    return tuple(stems)
+
+
 def is_capitalised(token: Token) -> bool:
     return token.text[:1].isupper()
 
@@ -95,6 +105,13 @@ class Lexicon:
         self.legal_forms = _wordlist("legal_forms.txt")
         self.body_prefixes = _wordlist("body_prefixes.txt")
         self.generic_org_nouns = _wordlist("generic_org_nouns.txt")
+        self.org_heads = _wordlist("org_heads.txt")
+        self.department_heads = _wordlist("department_heads.txt")
+        self.venue_heads = _wordlist("venue_heads.txt")
+        self.generic_venue_nouns = _wordlist("generic_venue_nouns.txt")
+        self.not_names = _wordlist("not_names.txt")
+        self._org_head_suffixes = tuple(h.lower() for h in self.org_heads)
+        self._venue_head_suffixes = tuple("-" + h.lower() for h in self.venue_heads)
         self.title_words = {t.rstrip(".") for t in gazetteers.titles} | set(gazetteers.titles)
         # first token of every place name ("Mülheim" of "Mülheim an der Ruhr", "Nordrhein" of
         # "Nordrhein-Westfalen"): lets longest_place_at skip all other tokens at once
@@ -103,7 +120,7 @@ class Lexicon:
         )
         cached = functools.lru_cache(maxsize=WORD_CACHE_SIZE)
         self.is_org_word = cached(self._org_word)
-        self.is_venue_word = cached(gazetteers.is_venue_word)
+        self.is_venue_word = cached(self._venue_word)
         self.is_title_text = cached(self._title_text)
         self.is_role_text = cached(self._role_text)
         self.is_common_compound = cached(self._common_compound)
@@ -138,11 +155,40 @@ class Lexicon:
     def _org_word(self, text: str) -> bool:
         """An organisation head word or compound of one, also in the genitive
         ("Integrationszentrums", "Integrationsrates")."""
-        if self.gaz.is_org_word(text) or text in self.legal_forms:
+        return text in self.legal_forms or any(self._org_stem(stem) for stem in genitive_stems(text))
+
+    def _org_stem(self, text: str) -> bool:
+        if self.gaz.is_org_word(text) or text in self.org_heads:
             return True
-        if len(text) > 5 and text.endswith("es") and self.gaz.is_org_word(text[:-2]):
-            return True
-        return len(text) > 4 and text.endswith("s") and self.gaz.is_org_word(text[:-1])
+        lower = text.lower()
+        return text[:1].isupper() and any(
+            lower.endswith(head) and len(text) - len(head) >= 3 for head in self._org_head_suffixes
+        )
+
+    def _venue_word(self, text: str) -> bool:
+        """A venue head or compound of one ("Stadthalle"), also in the genitive
+        ("Bahnhofs"), or a hyphenated name ending in a venue head ("Hans-Sachs-Haus")."""
+        return any(
+            self.gaz.is_venue_word(stem) or (stem[:1].isupper() and stem.lower().endswith(self._venue_head_suffixes))
+            for stem in genitive_stems(text)
+        )
+
+    def is_named_venue(self, text: str) -> bool:
+        """A hyphenated venue name that is a place on its own: "Dietrich-Keuning-Hauses"."""
+        return "-" in text and any(
+            stem[:1].isupper() and stem.lower().endswith(self._venue_head_suffixes) for stem in genitive_stems(text)
+        )
+
+    def is_department_head(self, text: str) -> bool:
+        """ "Fachbereich" of "Fachbereich Jugend": a named department with its field after it."""
+        return text in self.department_heads
+
+    def is_generic_venue_noun(self, text: str) -> bool:
+        return text in self.generic_venue_nouns
+
+    def is_not_name(self, text: str) -> bool:
+        """Months, weekdays, language names: never an entity alone."""
+        return text in self.not_names
 
     def is_legal_form(self, text: str) -> bool:
         return text in self.legal_forms

@@ -63,16 +63,7 @@ class OrganisationFinder:
             if end is not None:
                 found.append(rule_span(doc, i, end, "ORG"))
         if lex.is_legal_form(text) and i > 0 and is_capitalised(doc[i - 1]):
-            start = i
-            while (
-                start > 0
-                and i - start < MAX_LEGAL_NAME_WORDS
-                and is_capitalised(doc[start - 1])
-                and not lex.is_org_word(doc[start - 1].text)
-                and not (lex.is_common_noun(doc[start - 1].text) and start < i)
-                and not lex.is_place_adjective(doc[start - 1].text)
-            ):
-                start -= 1
+            start = self.legal_name_start(doc, i)
             if start < i:
                 found.append(rule_span(doc, start, i + 1, "ORG"))
         if text in QUOTES_OPEN and i > 0 and lex.is_org_word(doc[i - 1].text):
@@ -82,6 +73,12 @@ class OrganisationFinder:
             )
             if close is not None and close > i + 1 and is_capitalised(doc[i + 1]):
                 found.append(rule_span(doc, i + 1, close, "ORG"))
+        if lex.is_department_head(text) and i + 1 < len(doc) and is_capitalised(doc[i + 1]):
+            field = doc[i + 1]
+            if not field.is_punct and not lex.is_stop_word(field) and not lex.is_title_or_role(field):
+                found.append(rule_span(doc, i, i + 2, "ORG"))  # "Fachbereich Jugend"
+        if lex.is_named_venue(text) and is_capitalised(token):
+            found.append(rule_span(doc, i, i + 1, "LOC"))  # "Hans-Sachs-Haus"
         if (
             (lex.is_org_word(text) or lex.is_venue_word(text))
             and is_capitalised(token)
@@ -92,6 +89,26 @@ class OrganisationFinder:
             if span is not None:
                 found.append(span)
         return found
+
+    def legal_name_start(self, doc: Doc, legal: int) -> int:
+        """Start of a name ending in the legal form at `legal`: proper names before it,
+        and a specific organisation word with its adjectives ("Deutsch-Türkischer
+        Elternverein Witten e.V."), but not a generic descriptor ("Verein Kulturbrücke e.V.")."""
+        lex = self.lex
+        start = legal
+        while start > 0 and legal - start < MAX_LEGAL_NAME_WORDS and is_capitalised(doc[start - 1]):
+            word = doc[start - 1].text
+            if lex.is_org_word(word):
+                if lex.is_generic_org_noun(word) or doc[start - 1].is_sent_start:
+                    break
+                start -= 1
+                while start > 0 and self._is_left_modifier(doc[start - 1]):
+                    start -= 1
+                break
+            if (lex.is_common_noun(word) and start < legal) or lex.is_place_adjective(word):
+                break
+            start -= 1
+        return start
 
     def _continues_after_connector(self, doc: Doc, connector: int, j: int) -> bool:
         """Connectors only continue a name when a capitalised name word follows them."""
@@ -144,6 +161,7 @@ class OrganisationFinder:
         end = head + 1
         k = head + 1
         named = False
+        qualified = False  # "… der Stadt Hagen", "… des Kreises Unna" follows
         while k < len(doc):
             if doc[k].text in ORG_CONNECTORS:
                 j = k
@@ -152,7 +170,21 @@ class OrganisationFinder:
                 if j < len(doc) and self._continues_after_connector(doc, k, j):
                     k = j
                     continue
+                qualified = (
+                    k == end
+                    and doc[k].lower_ in {"der", "des"}
+                    and j < len(doc)
+                    and lex.is_body_prefix(doc[j].text)
+                )
                 break
+            if k == end and lex.is_body_prefix(doc[k].text):
+                # a directly appended body is part of the name: "Jobcenter Kreis Recklinghausen"
+                place_end = lex.longest_place_at(doc, k + 1)
+                if place_end is None:
+                    break
+                k = end = place_end
+                named = True
+                continue
             if self._is_name_word(doc, k):
                 k += 1
                 end = k
@@ -162,9 +194,17 @@ class OrganisationFinder:
         start = head
         while start > 0 and self._is_left_modifier(doc[start - 1]):
             start -= 1
-        label = "LOC" if lex.is_venue_word(doc[head].text) else "ORG"
+        head_text = doc[head].text
+        label = "LOC" if lex.is_venue_word(head_text) else "ORG"
         if not named:
-            return None if start == head else rule_span(doc, start, head + 1, label)
+            # A bare head names a body when it is qualified by one ("Integrationsrat der
+            # Stadt Hamm"), is a hyphenated name ("Ruhr-Universität") or has modifiers.
+            specific = not lex.is_generic_org_noun(head_text) and not lex.is_generic_venue_noun(head_text)
+            if start == head and not (specific and (qualified or "-" in head_text.strip("-"))):
+                return None
+            return rule_span(doc, start, head + 1, label)
+        if lex.is_generic_venue_noun(head_text) and start == head and doc[head + 1].lower_ in {"der", "des"}:
+            return None  # "Saal des Bahnhofs X": the building is the place
         if start == head and doc[head + 1].lower_ in {"der", "des"} and lex.longest_place_at(doc, head + 2) == end:
             return None  # "Bank der Schweiz": a generic noun and a place, not a name
         # A bare head with a generic noun after it ("Stadt Herne" is handled above) is not a name
