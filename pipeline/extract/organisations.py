@@ -210,8 +210,11 @@ class OrganisationFinder:
         # A bare head with a generic noun after it ("Stadt Herne" is handled above) is not a name
         # unless a connector or a place/proper noun follows it.
         next_token = doc[head + 1]
-        if next_token.text not in ORG_CONNECTORS and (
-            lex.is_common_noun(next_token.text) and not lex.is_place(next_token.text)
+        if (
+            next_token.text not in ORG_CONNECTORS
+            and not lex.is_body_prefix(next_token.text)
+            and lex.is_common_noun(next_token.text)
+            and not lex.is_place(next_token.text)
         ):
             return None
         return rule_span(doc, start, end, label)

@@ -24,12 +24,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from pipeline.extract.lexicon import PLACE_PREPOSITIONS, Lexicon, get_lexicon, is_initial
+from pipeline.extract.lexicon import PLACE_PREPOSITIONS, Lexicon, genitive_stems, get_lexicon, is_initial
 from pipeline.extract.spans import contact_tokens, keep_in_one_sentence, rule_span
 
 APOSTROPHES = frozenset({"'", "’"})
 # German writes the genitive of names ending in an s sound with an apostrophe alone.
 APOSTROPHE_GENITIVE_ENDINGS = ("s", "z", "x", "ß", "ce")
+ADJECTIVE_ENDING = re.compile(r"(?:e|en|er|es|em)$")
 ABBREVIATION = re.compile(r"[A-ZÄÖÜ][A-Za-zÄÖÜäöü]{0,9}")
 
 
@@ -46,6 +47,8 @@ class DocumentPropagation:
         added += self.abbreviations(doc, entities, taken)
         taken |= {i for s in added for i in range(s.start, s.end)}
         added += self.repeated_names(doc, entities, taken)
+        taken |= {i for s in added for i in range(s.start, s.end)}
+        added += self.organisation_short_forms(doc, entities, taken)
         if added or relabelled:
             doc.ents = filter_spans(entities + added)
             keep_in_one_sentence(added)
@@ -148,6 +151,52 @@ class DocumentPropagation:
         if not defined:
             return []
         return [rule_span(doc, t.i, t.i + 1, "ORG") for t in doc if t.text in defined and t.i not in taken]
+
+    def stem(self, word: str) -> str:
+        """A word without genitive or adjective endings, to match inflected forms of
+        one name ("Kommunales Integrationszentrum" ~ "Kommunalen Integrationszentrums")."""
+        for stem in reversed(genitive_stems(word)):
+            if stem != word and self.lex.is_org_word(stem):
+                return stem
+        return ADJECTIVE_ENDING.sub("", word) if word[:1].isupper() else word
+
+    def organisation_short_forms(self, doc: Doc, entities: list[Span], taken: set[int]) -> list[Span]:
+        """The head part of an organisation's name found in the document ("Integrationsrat"
+        of "Integrationsrat Dortmund", "Kommunales Integrationszentrum" of "Kommunales
+        Integrationszentrum Bochum") names it again, in any case form. Not for
+        associations with a legal form: "der Verein" is a description, not their name."""
+        lex = self.lex
+        short_forms: set[tuple[str, ...]] = set()
+        for entity in entities:
+            if entity.label_ != "ORG" or lex.is_legal_form(entity[-1].text):
+                continue
+            head = next((t.i for t in entity if lex.is_org_word(t.text)), None)
+            if head is None or (head == entity.start and lex.is_generic_org_noun(doc[head].text)):
+                continue
+            if any(not t.text[:1].isupper() for t in doc[entity.start : head + 1]):
+                continue
+            short_forms.add(tuple(self.stem(t.text) for t in doc[entity.start : head + 1]))
+        if not short_forms:
+            return []
+        found = []
+        i = 0
+        while i < len(doc):
+            matched = None
+            for form in sorted(short_forms, key=len, reverse=True):
+                end = i + len(form)
+                if (
+                    end <= len(doc)
+                    and not any(k in taken for k in range(i, end))
+                    and tuple(self.stem(t.text) for t in doc[i:end]) == form
+                ):
+                    matched = rule_span(doc, i, end, "ORG")
+                    break
+            if matched is not None:
+                found.append(matched)
+                i = matched.end
+            else:
+                i += 1
+        return found
 
     def repeated_names(self, doc: Doc, entities: list[Span], taken: set[int]) -> list[Span]:
         """Other occurrences of multi-word organisation and place names."""
