@@ -20,7 +20,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from pipeline.extract.lexicon import Lexicon, get_lexicon, is_capitalised
+from pipeline.extract.lexicon import Lexicon, get_lexicon, is_capitalised, is_initial
 from pipeline.extract.spans import rule_span
 
 POSTCODE = re.compile(r"\d{5}")
@@ -60,6 +60,8 @@ class ModelCorrections:
         single = len(entity) == 1
         if single and lex.is_not_name(first):
             return None  # "im Mai", "Kurse in Deutsch"
+        if label in {"LOC", "ORG"} and self._looks_like_personal_name(entity):
+            return rule_span(doc, entity.start, entity.end, "PER", "model+rule")
         if single and label in {"LOC", "ORG", "PER"} and first.isupper() and len(first) > 3:
             place = first.capitalize()
             if lex.is_municipality(place) or ("-" in first and lex.is_municipality(first.title())):
@@ -114,6 +116,19 @@ class ModelCorrections:
         ):
             return rule_span(doc, entity.start + 1, entity.end, "LOC", "model+rule")
         return entity
+
+    def _looks_like_personal_name(self, entity: Span) -> bool:
+        """Two or three words, each a known given name, surname or middle initial, or
+        a word no gazetteer knows at all, with a surname-like last word: "Oksana Melnyk"."""
+        lex = self.lex
+        if not 2 <= len(entity) <= 3 or is_initial(entity[-1].text):
+            return False
+        return all(
+            is_initial(t.text)
+            or lex.is_unlisted_name_word(t)
+            or ((lex.is_first_name(t.text) or lex.is_last_name(t.text)) and not lex.is_place(t.text))
+            for t in entity
+        )
 
     def _trim(self, doc: Doc, entity: Span) -> Span | None:
         """Trailing punctuation off every entity ("EINLADUNG /"); trailing common nouns

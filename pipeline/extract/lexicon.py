@@ -68,6 +68,9 @@ LIST_JOINERS = frozenset({",", "und", "oder", "sowie"})
 ARTICLES = frozenset({"der", "die", "das", "des", "dem", "den", "ein", "eine", "einer", "eines", "einem", "einen"})
 QUOTES_OPEN = frozenset({"„", "“", '"', "»", "«", "‚", "'"})
 QUOTES_CLOSE = frozenset({"“", "”", '"', "«", "»", "‘", "'"})
+APOSTROPHES = frozenset({"'", "’"})
+# German writes the genitive of names ending in an s sound with an apostrophe alone.
+APOSTROPHE_GENITIVE_ENDINGS = ("s", "z", "x", "ß", "ce")
 # Characters that never stand inside a person's name.
 PERSON_BREAKS = frozenset({"/", "|", "(", ")", "[", "]", "·", "•"})
 
@@ -262,6 +265,25 @@ class Lexicon:
         if text in self.gaz.first_names or text in self.gaz.last_names:
             return True
         return text not in self.gaz.common_nouns and text.isalpha() or "-" in text
+
+    def is_unlisted_name_word(self, token: Token) -> bool:
+        """A capitalised word no gazetteer knows as anything but a name: not a noun,
+        place, organisation or venue word, title or role ("Gülşen", "Melnyk")."""
+        text = token.text
+        return (
+            text[:1].isupper()
+            and text.replace("-", "").isalpha()
+            and not text.isupper()
+            and not token.is_stop
+            and not self.is_common_noun(text)
+            and not self.is_common_compound(text)
+            and not self.is_place(text)
+            and not self.is_place_adjective(text)
+            and not self.is_org_word(text)
+            and not self.is_venue_word(text)
+            and not self.is_title_or_role(token)
+            and not self.is_not_name(text)
+        )
 
     def can_end_name(self, token: Token) -> bool:
         """A capitalised word that can stand as (part of) a surname, common noun or not ("Längen")."""

@@ -171,10 +171,7 @@ class OrganisationFinder:
                     k = j
                     continue
                 qualified = (
-                    k == end
-                    and doc[k].lower_ in {"der", "des"}
-                    and j < len(doc)
-                    and lex.is_body_prefix(doc[j].text)
+                    k == end and doc[k].lower_ in {"der", "des"} and j < len(doc) and lex.is_body_prefix(doc[j].text)
                 )
                 break
             if k == end and lex.is_body_prefix(doc[k].text):

@@ -16,7 +16,15 @@ from __future__ import annotations
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from pipeline.extract.lexicon import PERSON_BREAKS, Lexicon, get_lexicon, is_capitalised, is_initial
+from pipeline.extract.lexicon import (
+    APOSTROPHE_GENITIVE_ENDINGS,
+    APOSTROPHES,
+    PERSON_BREAKS,
+    Lexicon,
+    get_lexicon,
+    is_capitalised,
+    is_initial,
+)
 from pipeline.extract.spans import add_candidates, contact_tokens, rule_span
 
 # A role word that often stands for a role *and* the name ("OB Dudda") but must not
@@ -32,7 +40,12 @@ class PersonFinder:
         doc.ents = self.repair_model_persons(doc, list(doc.ents))
         persons = [e for e in doc.ents if e.label_ == "PER"]
         taken = {i for e in persons for i in range(e.start, e.end)}
-        found = self.after_given_name(doc, taken) + self.after_title_or_role(doc, taken) + self.before_role(doc, taken)
+        found = (
+            self.after_given_name(doc, taken)
+            + self.after_title_or_role(doc, taken)
+            + self.before_role(doc, taken)
+            + self.inverted_names(doc, taken)
+        )
         blocked = contact_tokens(doc)
         add_candidates(doc, [s for s in found if not any(i in blocked for i in range(s.start, s.end))])
         return doc
@@ -62,9 +75,12 @@ class PersonFinder:
                 start > 0
                 and start > entity.start - 2
                 and start - 1 not in occupied
-                and lex.is_first_name(doc[start - 1].text)
                 and is_capitalised(doc[start - 1])
                 and not lex.is_stop_word(doc[start - 1])
+                and (
+                    lex.is_first_name(doc[start - 1].text)
+                    or (end - start == 1 and lex.is_unlisted_name_word(doc[start - 1]))
+                )
             ):
                 start -= 1
             while (
@@ -75,9 +91,50 @@ class PersonFinder:
                 and lex.can_end_name(doc[end])
             ):
                 end += 1
+            end = self.with_genitive_apostrophe(doc, end)
             unchanged = (start, end) == (entity.start, entity.end)
             repaired.append(entity if unchanged else rule_span(doc, start, end, "PER", "model+rule"))
         return repaired
+
+    def with_genitive_apostrophe(self, doc: Doc, end: int) -> int:
+        """ "Papadakis’ Forderung": the apostrophe of a genitive belongs to the name."""
+        if (
+            end < len(doc)
+            and doc[end].text in APOSTROPHES
+            and not doc[end - 1].whitespace_
+            and doc[end - 1].text.endswith(APOSTROPHE_GENITIVE_ENDINGS)
+            and (doc[end].whitespace_ or end + 1 == len(doc))
+        ):
+            return end + 1
+        return end
+
+    def inverted_names(self, doc: Doc, taken: set[int]) -> list[Span]:
+        """ "Osterkamp, Martin" on a line of its own (contact blocks): one person."""
+        lex = self.lex
+        found = []
+        for i in range(len(doc) - 2):
+            surname, comma, given = doc[i], doc[i + 1], doc[i + 2]
+            if comma.text != "," or not lex.is_first_name(given.text) or not is_capitalised(given):
+                continue
+            line_start = (
+                i == 0 or "\n" in doc[i - 1].text or "\n" in doc[i - 1].whitespace_ or doc[i - 1].text in {"|", ":"}
+            )
+            after = doc[i + 3] if i + 3 < len(doc) else None
+            line_end = (
+                after is None
+                or "\n" in given.whitespace_
+                or "\n" in after.text
+                or after.text in {"|", "(", ",", "–", "-"}
+            )
+            if (
+                line_start
+                and line_end
+                and lex.is_name_like(surname)
+                and not lex.is_common_noun(surname.text)
+                and not lex.is_place(surname.text)
+            ):
+                found.append(rule_span(doc, i, i + 3, "PER"))
+        return found
 
     def after_given_name(self, doc: Doc, taken: set[int]) -> list[Span]:
         """A known given name, optional middle initials or further given names, then

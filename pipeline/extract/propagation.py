@@ -24,12 +24,17 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from pipeline.extract.lexicon import PLACE_PREPOSITIONS, Lexicon, genitive_stems, get_lexicon, is_initial
+from pipeline.extract.lexicon import (
+    APOSTROPHE_GENITIVE_ENDINGS,
+    APOSTROPHES,
+    PLACE_PREPOSITIONS,
+    Lexicon,
+    genitive_stems,
+    get_lexicon,
+    is_initial,
+)
 from pipeline.extract.spans import contact_tokens, keep_in_one_sentence, rule_span
 
-APOSTROPHES = frozenset({"'", "’"})
-# German writes the genitive of names ending in an s sound with an apostrophe alone.
-APOSTROPHE_GENITIVE_ENDINGS = ("s", "z", "x", "ß", "ce")
 ADJECTIVE_ENDING = re.compile(r"(?:e|en|er|es|em)$")
 ABBREVIATION = re.compile(r"[A-ZÄÖÜ][A-Za-zÄÖÜäöü]{0,9}")
 
