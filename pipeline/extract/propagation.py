@@ -84,21 +84,49 @@ class DocumentPropagation:
     def surnames_mislabelled(self, doc: Doc, entities: list[Span]) -> tuple[bool, list[Span]]:
         """A one-word place or organisation that is the surname of a person named in
         the document ("Hamm" after "Markus Hamm") is that person."""
-        surnames = self.surnames(entities)
+        surnames = set(self.surnames(entities))
+        forms = surnames | {s + "s" for s in surnames if not s.endswith(APOSTROPHE_GENITIVE_ENDINGS)}
+        lex = self.lex
         changed = False
         result = []
         for entity in entities:
-            if (
-                entity.label_ in {"LOC", "ORG"}
-                and len(entity) == 1
-                and entity.text in surnames
-                and not (entity.start > 0 and doc[entity.start - 1].lower_ in PLACE_PREPOSITIONS)
+            after_preposition = entity.start > 0 and doc[entity.start - 1].lower_ in PLACE_PREPOSITIONS
+            if entity.label_ == "PER":
+                kept = self.single_person_kept(doc, entity, forms)
+                if kept is not entity:
+                    changed = True
+                if kept is not None:
+                    result.append(kept)
+            elif (
+                entity.label_ in {"LOC", "ORG", "MISC"}
+                and entity[0].text in forms
+                and not after_preposition
+                and all(lex.is_common_noun(t.text) for t in entity[1:])
             ):
-                result.append(rule_span(doc, entity.start, entity.end, "PER", "model+rule"))
+                # "Hamm" after "Markus Hamm"; "Aksoys Appell" → the person "Aksoys"
+                result.append(rule_span(doc, entity.start, entity.start + 1, "PER", "model+rule"))
                 changed = True
             else:
                 result.append(entity)
         return changed, result
+
+    def single_person_kept(self, doc: Doc, person: Span, licensed: set[str]) -> Span | None:
+        """A one-word person no full name in the document licenses and no title or role
+        introduces: a common noun is no person ("Kita", "Herbst"), a place after a
+        preposition of place is the place ("aus Odessa")."""
+        lex = self.lex
+        word = person[0].text
+        if len(person) > 1 and not (len(person) == 2 and person[1].text in APOSTROPHES):
+            return person
+        if word in licensed or (person.start > 0 and lex.is_title_or_role(doc[person.start - 1])):
+            return person
+        if lex.is_place(word) and person.start > 0 and doc[person.start - 1].lower_ in PLACE_PREPOSITIONS:
+            return rule_span(doc, person.start, person.end, "LOC", "model+rule")
+        if lex.is_first_name(word):
+            return person
+        if lex.is_common_noun(word) or lex.is_common_compound(word):
+            return None
+        return person
 
     def person_forms(self, doc: Doc, entities: list[Span], taken: set[int]) -> list[Span]:
         surnames = self.surnames(entities)
