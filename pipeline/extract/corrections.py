@@ -20,7 +20,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from pipeline.extract.lexicon import Lexicon, get_lexicon, is_capitalised, is_initial
+from pipeline.extract.lexicon import ARTICLES, LIST_JOINERS, Lexicon, get_lexicon, is_capitalised, is_initial
 from pipeline.extract.spans import rule_span
 
 POSTCODE = re.compile(r"\d{5}")
@@ -38,13 +38,17 @@ class ModelCorrections:
         return doc
 
     def split_place_adjective(self, doc: Doc, entity: Span) -> list[Span]:
-        """ "Bochumer KI" → the place adjective "Bochumer" (LOC) and the organisation "KI"."""
-        if len(entity) > 1 and entity.label_ == "ORG" and self.lex.is_place_adjective(entity[0].text):
-            return [
-                rule_span(doc, entity.start, entity.start + 1, "LOC", "model+rule"),
-                rule_span(doc, entity.start + 1, entity.end, entity.label_, "model+rule"),
-            ]
-        return [entity]
+        """ "Bochumer KI" → the place adjective "Bochumer" (LOC) and the organisation
+        "KI"; "Die Hammer Stadtgesellschaft" (MISC) → the place adjective "Hammer"."""
+        if len(entity) < 2 or entity.label_ not in {"ORG", "MISC"}:
+            return [entity]
+        at = entity.start + 1 if entity[0].lower_ in ARTICLES else entity.start
+        if at + 1 >= entity.end or not self.lex.is_place_adjective(doc[at].text):
+            return [entity]
+        return [
+            rule_span(doc, at, at + 1, "LOC", "model+rule"),
+            rule_span(doc, at + 1, entity.end, entity.label_, "model+rule"),
+        ]
 
     def correct(self, doc: Doc, entity: Span) -> Span | None:
         """The corrected entity, or None where it is no name at all."""
@@ -60,6 +64,10 @@ class ModelCorrections:
         single = len(entity) == 1
         if single and lex.is_not_name(first):
             return None  # "im Mai", "Kurse in Deutsch"
+        if single and label == "MISC" and lex.is_municipality(first) and not lex.is_common_noun(first):
+            return rule_span(doc, entity.start, entity.end, "LOC", "model+rule")  # "Kreise Recklinghausen und Unna"
+        if label == "ORG" and self._generic_nouns_listed(entity):
+            return None  # "Rat und Verwaltung", "Gymnasium, Gesamtschule"
         if label in {"LOC", "ORG"} and self._looks_like_personal_name(entity):
             return rule_span(doc, entity.start, entity.end, "PER", "model+rule")
         if single and label in {"LOC", "ORG", "PER"} and first.isupper() and len(first) > 3:
@@ -116,6 +124,18 @@ class ModelCorrections:
         ):
             return rule_span(doc, entity.start + 1, entity.end, "LOC", "model+rule")
         return entity
+
+    def _generic_nouns_listed(self, entity: Span) -> bool:
+        """Common nouns joined by "und" or commas name no organisation."""
+        lex = self.lex
+        words = [t for t in entity if t.text not in LIST_JOINERS]
+        return (
+            len(words) < len(entity)
+            and entity[1].text in LIST_JOINERS
+            and all(
+                lex.is_common_noun(t.text) or lex.is_org_word(t.text) or lex.is_common_compound(t.text) for t in words
+            )
+        )
 
     def _looks_like_personal_name(self, entity: Span) -> bool:
         """Two or three words, each a known given name, surname or middle initial, or

@@ -172,9 +172,19 @@ class Lexicon:
         """A venue head or compound of one ("Stadthalle"), also in the genitive
         ("Bahnhofs"), or a hyphenated name ending in a venue head ("Hans-Sachs-Haus")."""
         return any(
-            self.gaz.is_venue_word(stem) or (stem[:1].isupper() and stem.lower().endswith(self._venue_head_suffixes))
+            self.gaz.is_venue_word(stem) or stem in self.venue_heads or self._venue_compound(stem)
             for stem in genitive_stems(text)
         )
+
+    def _venue_compound(self, text: str) -> bool:
+        """ "Wissenschaftspark", "Hans-Sachs-Haus": a compound ending in a venue head, but
+        not an organisation word ("Krankenhaus") or a listed common noun ("Elternhaus")."""
+        if not text[:1].isupper() or len(text) < 7:
+            return False
+        lower = text.lower()
+        if not any(lower.endswith(head.lower()) and len(text) - len(head) >= 3 for head in self.venue_heads):
+            return False
+        return "-" in text or not (self.gaz.is_org_word(text) or text in self.gaz.common_nouns)
 
     def is_named_venue(self, text: str) -> bool:
         """A hyphenated venue name that is a place on its own: "Dietrich-Keuning-Hauses"."""

@@ -206,6 +206,14 @@ class OrganisationFinder:
             return None  # "Bank der Schweiz": a generic noun and a place, not a name
         # A bare head with a generic noun after it ("Stadt Herne" is handled above) is not a name
         # unless a connector or a place/proper noun follows it.
+        if doc[head + 1].text in {"und", ",", "oder"} and all(
+            lex.is_common_noun(t.text)
+            or lex.is_org_word(t.text)
+            or lex.is_common_compound(t.text)
+            or t.text in ORG_CONNECTORS
+            for t in doc[head + 1 : end]
+        ):
+            return None  # "Verwaltung und Migrantenorganisationen": generic nouns listed
         next_token = doc[head + 1]
         if (
             next_token.text not in ORG_CONNECTORS

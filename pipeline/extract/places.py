@@ -78,7 +78,12 @@ class PlaceFinder:
         following = doc[i + 1]
         # before a common noun ("Dortmunder Vereine") the form is clear even where
         # Wiktionary also lists it as a noun (the inhabitant "Dortmunder")
-        noun_follows = lex.is_common_noun(following.text) or lex.is_role(following) or lex.is_org_word(following.text)
+        noun_follows = (
+            lex.is_common_noun(following.text)
+            or lex.is_common_compound(following.text)
+            or lex.is_role(following)
+            or lex.is_org_word(following.text)
+        )
         return rule_span(doc, i, i + 1, "LOC"), lex.is_common_noun(word) and not noun_follows
 
     def in_place_context(self, doc: Doc, span: Span, place_starts: set[int], place_ends: set[int]) -> bool:
