@@ -88,6 +88,7 @@ class ModelCorrections:
             and label in {"ORG", "MISC"}
             and (lex.is_common_noun(first) or lex.is_common_compound(first))
             and not lex.is_org_word(first)
+            and not lex.is_venue_word(first)
         ):
             # "Fachtags für Herne": a common noun in front of a place is not an organisation
             k = entity.start + 1
@@ -120,6 +121,7 @@ class ModelCorrections:
             and first.endswith(("en", "n", "e", "er", "s"))  # "Kommunen Bochum", not "Borussia Dortmund"
             and not lex.is_place(first)
             and not lex.is_org_word(first)
+            and not lex.is_venue_word(first)
             and lex.longest_place_at(doc, entity.start + 1) == entity.end
         ):
             return rule_span(doc, entity.start + 1, entity.end, "LOC", "model+rule")

@@ -115,11 +115,14 @@ class Lexicon:
         self.not_names = _wordlist("not_names.txt")
         self._org_head_suffixes = tuple(h.lower() for h in self.org_heads)
         self._venue_head_suffixes = tuple("-" + h.lower() for h in self.venue_heads)
+        # "NRW": place abbreviations of resources/abbreviations.csv are places too
+        self.place_abbreviations = frozenset(a for a, (_, kind) in gazetteers.abbreviations.items() if kind == "LOC")
         self.title_words = {t.rstrip(".") for t in gazetteers.titles} | set(gazetteers.titles)
         # first token of every place name ("Mülheim" of "Mülheim an der Ruhr", "Nordrhein" of
         # "Nordrhein-Westfalen"): lets longest_place_at skip all other tokens at once
-        self.place_starts = frozenset(
-            part for name in gazetteers.places for part in {name.split()[0], name.split()[0].split("-")[0]}
+        self.place_starts = (
+            frozenset(part for name in gazetteers.places for part in {name.split()[0], name.split()[0].split("-")[0]})
+            | self.place_abbreviations
         )
         cached = functools.lru_cache(maxsize=WORD_CACHE_SIZE)
         self.is_org_word = cached(self._org_word)
@@ -184,7 +187,7 @@ class Lexicon:
         lower = text.lower()
         if not any(lower.endswith(head.lower()) and len(text) - len(head) >= 3 for head in self.venue_heads):
             return False
-        return "-" in text or not (self.gaz.is_org_word(text) or text in self.gaz.common_nouns)
+        return "-" in text or not self.gaz.is_org_word(text)
 
     def is_named_venue(self, text: str) -> bool:
         """A hyphenated venue name that is a place on its own: "Dietrich-Keuning-Hauses"."""
@@ -217,13 +220,16 @@ class Lexicon:
     # --- places -----------------------------------------------------------------
 
     def is_place(self, text: str) -> bool:
-        return text in self.gaz.german_municipalities or text in self.gaz.places
+        return text in self.gaz.german_municipalities or text in self.gaz.places or text in self.place_abbreviations
 
     def is_municipality(self, text: str) -> bool:
         return text in self.gaz.german_municipalities
 
     def is_place_adjective(self, text: str) -> bool:
-        return self.gaz.is_place_adjective(text)
+        """ "Hagener", "Kölner"; also "-hausen" → "-häuser" ("Recklinghäuser")."""
+        if self.gaz.is_place_adjective(text):
+            return True
+        return text.endswith("häuser") and len(text) > 8 and self.is_place(text[:-6] + "hausen")
 
     def is_ambiguous_place(self, text: str) -> bool:
         """A place name that is also a noun or a person's name ("Essen", "Hamm")."""

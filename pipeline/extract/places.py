@@ -51,7 +51,7 @@ class PlaceFinder:
             end = lex.longest_place_at(doc, i)
             if end is not None:
                 text = doc[i:end].text
-                if end - i == 1 and lex.is_stop_word(token):
+                if end - i == 1 and (lex.is_stop_word(token) or lex.is_not_name(text)):
                     i += 1
                     continue
                 ambiguous = end - i == 1 and (lex.is_ambiguous_place(text) or token.is_sent_start)
@@ -72,7 +72,11 @@ class PlaceFinder:
         if i + 1 >= len(doc) or not is_capitalised(doc[i + 1]) or len(word) <= 4:
             return None
         is_genitive = word.endswith("s") and lex.is_municipality(word[:-1])
-        is_adjective = word.endswith("er") and (lex.is_municipality(word[:-2]) or lex.is_municipality(word[:-1]))
+        is_adjective = word.endswith("er") and (
+            lex.is_municipality(word[:-2])
+            or lex.is_municipality(word[:-1])
+            or (word.endswith("häuser") and lex.is_municipality(word[:-6] + "hausen"))
+        )
         if not (is_genitive or is_adjective):
             return None
         following = doc[i + 1]
