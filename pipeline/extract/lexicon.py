@@ -68,6 +68,8 @@ LIST_JOINERS = frozenset({",", "und", "oder", "sowie"})
 ARTICLES = frozenset({"der", "die", "das", "des", "dem", "den", "ein", "eine", "einer", "eines", "einem", "einen"})
 QUOTES_OPEN = frozenset({"„", "“", '"', "»", "«", "‚", "'"})
 QUOTES_CLOSE = frozenset({"“", "”", '"', "«", "»", "‘", "'"})
+DIRECTIONS = ("Nord", "Süd", "Ost", "West")
+DISTRICT_HEADS = ("stadt", "viertel", "end")
 APOSTROPHES = frozenset({"'", "’"})
 # German writes the genitive of names ending in an s sound with an apostrophe alone.
 APOSTROPHE_GENITIVE_ENDINGS = ("s", "z", "x", "ß", "ce")
@@ -190,10 +192,24 @@ class Lexicon:
         return "-" in text or not self.gaz.is_org_word(text)
 
     def is_named_venue(self, text: str) -> bool:
-        """A hyphenated venue name that is a place on its own: "Dietrich-Keuning-Hauses"."""
-        return "-" in text and any(
-            stem[:1].isupper() and stem.lower().endswith(self._venue_head_suffixes) for stem in genitive_stems(text)
-        )
+        """A venue name that is a place on its own: hyphenated ("Dietrich-Keuning-Hauses")
+        or a venue head after a name ("Westfalenhalle": a place; "Maximilianpark": a given name)."""
+        if not text[:1].isupper():
+            return False
+        for stem in genitive_stems(text):
+            if "-" in stem and stem.lower().endswith(self._venue_head_suffixes):
+                return True
+            lower = stem.lower()
+            for head in self.venue_heads:
+                prefix = stem[: -len(head)]
+                if lower.endswith(head.lower()) and len(prefix) >= 4 and "-" not in prefix:
+                    if self.is_place(prefix) or self.is_first_name(prefix) or self.is_last_name(prefix):
+                        return True
+        return False
+
+    def is_district_name(self, text: str) -> bool:
+        """ "Nordstadt", "Südviertel": districts named by their direction."""
+        return text.startswith(DIRECTIONS) and text.endswith(DISTRICT_HEADS) and len(text) > 7
 
     def is_department_head(self, text: str) -> bool:
         """ "Fachbereich" of "Fachbereich Jugend": a named department with its field after it."""

@@ -61,6 +61,8 @@ class PlaceFinder:
             inflected = self.inflected_place(doc, i)
             if inflected is not None:
                 found.append(inflected)
+            elif self.is_unlisted_place(doc, i):
+                found.append((rule_span(doc, i, i + 1, "LOC"), False))
             i += 1
         return found
 
@@ -89,6 +91,26 @@ class PlaceFinder:
             or lex.is_org_word(following.text)
         )
         return rule_span(doc, i, i + 1, "LOC"), lex.is_common_noun(word) and not noun_follows
+
+    def is_unlisted_place(self, doc: Doc, i: int) -> bool:
+        """A district or small place no gazetteer lists, where only a place can stand:
+        "in Langendreer", "aus der Nordstadt" (a word no list knows, or a
+        direction-named district, after a preposition of place and maybe an
+        article, and not followed by a noun it would qualify)."""
+        lex = self.lex
+        token = doc[i]
+        k = i - 1
+        if k >= 0 and doc[k].lower_ in {"der", "dem"}:
+            k -= 1
+        if k < 0 or doc[k].lower_ not in PLACE_PREPOSITIONS | {"im"} or token.is_sent_start:
+            return False
+        if i + 1 < len(doc) and is_capitalised(doc[i + 1]) and not doc[i + 1].is_punct:
+            return False
+        if lex.is_district_name(token.text):
+            return True
+        if k == i - 2 or doc[k].lower_ == "im":
+            return False  # "in der Kita", "im Feld": after an article only named districts
+        return lex.is_unlisted_name_word(token) and not lex.is_first_name(token.text)
 
     def in_place_context(self, doc: Doc, span: Span, place_starts: set[int], place_ends: set[int]) -> bool:
         """An ambiguous word counts as a place after a preposition or inside a list of places."""
