@@ -20,7 +20,15 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from pipeline.extract.lexicon import ARTICLES, LIST_JOINERS, Lexicon, get_lexicon, is_capitalised, is_initial
+from pipeline.extract.lexicon import (
+    ARTICLES,
+    LIST_JOINERS,
+    PLACE_PREPOSITIONS,
+    Lexicon,
+    get_lexicon,
+    is_capitalised,
+    is_initial,
+)
 from pipeline.extract.spans import rule_span
 
 POSTCODE = re.compile(r"\d{5}")
@@ -81,7 +89,14 @@ class ModelCorrections:
         if single and label in {"PER", "ORG"} and lex.is_place_adjective(first):
             if self._noun_follows(doc, entity.end) or not (lex.is_last_name(first) or lex.is_first_name(first)):
                 return rule_span(doc, entity.start, entity.end, "LOC", "model+rule")
-        if single and label in {"LOC", "ORG"} and lex.is_common_compound(first) and not lex.is_org_word(first):
+        after_preposition = entity.start > 0 and doc[entity.start - 1].lower_ in PLACE_PREPOSITIONS
+        if (
+            single
+            and label in {"LOC", "ORG"}
+            and lex.is_common_compound(first)
+            and not lex.is_org_word(first)
+            and not (label == "LOC" and after_preposition)  # "in Sterkrade": the compound test is weak
+        ):
             return None
         if (
             not single
@@ -162,7 +177,7 @@ class ModelCorrections:
         if entity.label_ in {"LOC", "PER"}:
             while (
                 end - start > 1
-                and lex.is_common_noun(doc[end - 1].text)
+                and (lex.is_common_noun(doc[end - 1].text) or lex.is_common_compound(doc[end - 1].text))
                 and not lex.is_last_name(doc[end - 1].text)
                 and not lex.is_place(doc[start:end].text)
                 and (entity.label_ == "PER" or lex.is_place(doc[start : end - 1].text))

@@ -304,6 +304,7 @@ class Lexicon:
         text = token.text
         return (
             text[:1].isupper()
+            and not text.endswith("-")
             and text.replace("-", "").isalpha()
             and not text.isupper()
             and not token.is_stop

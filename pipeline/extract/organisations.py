@@ -125,6 +125,14 @@ class OrganisationFinder:
             )
         )
 
+    def _ends_name(self, doc: Doc, k: int) -> bool:
+        """A common noun after a place or proper name ends an organisation name."""
+        lex = self.lex
+        previous, word = doc[k - 1].text, doc[k].text
+        proper = lex.is_place(previous) or not (lex.is_common_noun(previous) or lex.is_org_word(previous))
+        noun = (lex.is_common_noun(word) or lex.is_common_compound(word)) and not lex.is_org_word(word)
+        return proper and noun and not lex.is_place(word)
+
     def _is_name_word(self, doc: Doc, k: int) -> bool:
         lex = self.lex
         token = doc[k]
@@ -183,6 +191,8 @@ class OrganisationFinder:
                 named = True
                 continue
             if self._is_name_word(doc, k):
+                if k > head + 1 and doc[k - 1].text not in ORG_CONNECTORS and self._ends_name(doc, k):
+                    break  # "im Saalbau Witten Lieder …": a noun after the name is the sentence's
                 k += 1
                 end = k
                 named = True

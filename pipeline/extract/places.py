@@ -118,6 +118,13 @@ class PlaceFinder:
         after = doc[span.end] if span.end < len(doc) else None
         if before is not None and before.lower_ in PLACE_PREPOSITIONS:
             return True
+        if (
+            before is not None
+            and before.lower_ in {"der", "dem"}
+            and span.start > 1
+            and doc[span.start - 2].lower_ in PLACE_PREPOSITIONS
+        ):
+            return True  # "in der Nordstadt"
         if before is not None and before.text in LIST_JOINERS and (span.start - 1) in place_ends:
             return True
         return after is not None and after.text in LIST_JOINERS and (span.end + 1) in place_starts
@@ -132,8 +139,20 @@ class NestedPlaces:
         for entity in doc.ents:
             if entity.label_ == "ORG":
                 nested.extend(self.places_in(doc, entity))
+            elif entity.label_ == "LOC" and len(entity) > 1 and self.lex.is_venue_word(entity[0].text):
+                nested.extend(self.places_in_venue(doc, entity))
         doc.spans[NESTED_KEY] = nested
         return doc
+
+    def places_in_venue(self, doc: Doc, venue: Span) -> list[Span]:
+        """The place a venue is named after: "Langendreer" in "Bahnhof Langendreer"."""
+        lex = self.lex
+        found = []
+        for token in venue[1:]:
+            known = lex.longest_place_at(doc, token.i) == token.i + 1
+            if known or (lex.is_unlisted_name_word(token) and not lex.is_first_name(token.text)):
+                found.append(rule_span(doc, token.i, token.i + 1, "LOC"))
+        return found
 
     def places_in(self, doc: Doc, entity: Span) -> list[Span]:
         found = []

@@ -199,16 +199,20 @@ class DocumentPropagation:
         Integrationszentrum Bochum") names it again, in any case form. Not for
         associations with a legal form: "der Verein" is a description, not their name."""
         lex = self.lex
-        short_forms: set[tuple[str, ...]] = set()
+        short_forms: dict[tuple[str, ...], str] = {}
         for entity in entities:
-            if entity.label_ != "ORG" or lex.is_legal_form(entity[-1].text):
+            if entity.label_ not in {"ORG", "LOC"} or lex.is_legal_form(entity[-1].text):
                 continue
-            head = next((t.i for t in entity if lex.is_org_word(t.text)), None)
-            if head is None or (head == entity.start and lex.is_generic_org_noun(doc[head].text)):
+            is_head = lex.is_org_word if entity.label_ == "ORG" else lex.is_venue_word
+            head = next((t.i for t in entity if is_head(t.text)), None)
+            if head is None or head == entity.end - 1 and entity.label_ == "LOC":
                 continue
+            if lex.is_generic_org_noun(doc[head].text) or lex.is_generic_venue_noun(doc[head].text):
+                if head == entity.start:
+                    continue
             if any(not t.text[:1].isupper() for t in doc[entity.start : head + 1]):
                 continue
-            short_forms.add(tuple(self.stem(t.text) for t in doc[entity.start : head + 1]))
+            short_forms[tuple(self.stem(t.text) for t in doc[entity.start : head + 1])] = entity.label_
         if not short_forms:
             return []
         found = []
@@ -222,7 +226,7 @@ class DocumentPropagation:
                     and not any(k in taken for k in range(i, end))
                     and tuple(self.stem(t.text) for t in doc[i:end]) == form
                 ):
-                    matched = rule_span(doc, i, end, "ORG")
+                    matched = rule_span(doc, i, end, short_forms[form])
                     break
             if matched is not None:
                 found.append(matched)
