@@ -70,6 +70,9 @@ class ModelCorrections:
         first = entity[0].text
         label = entity.label_
         single = len(entity) == 1
+        if not single and label != "PER" and lex.is_stop_word(entity[0]) and len(entity) == 2:
+            if lex.is_common_noun(entity[1].text) or lex.is_common_compound(entity[1].text):
+                return None  # "Unser Haus": a pronoun and a noun
         if single and lex.is_not_name(first):
             return None  # "im Mai", "Kurse in Deutsch"
         if single and label == "MISC" and lex.is_municipality(first) and not lex.is_common_noun(first):

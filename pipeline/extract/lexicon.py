@@ -115,6 +115,7 @@ class Lexicon:
         self.venue_heads = _wordlist("venue_heads.txt")
         self.generic_venue_nouns = _wordlist("generic_venue_nouns.txt")
         self.not_names = _wordlist("not_names.txt")
+        self._association_suffixes = tuple(h.lower() for h in _wordlist("association_heads.txt"))
         self._org_head_suffixes = tuple(h.lower() for h in self.org_heads)
         self._venue_head_suffixes = tuple("-" + h.lower() for h in self.venue_heads)
         # "NRW": place abbreviations of resources/abbreviations.csv are places too
@@ -210,6 +211,10 @@ class Lexicon:
     def is_district_name(self, text: str) -> bool:
         """ "Nordstadt", "Südviertel": districts named by their direction."""
         return text.startswith(DIRECTIONS) and text.endswith(DISTRICT_HEADS) and len(text) > 7
+
+    def is_association_word(self, text: str) -> bool:
+        """ "Frauenverein", "Bildungsvereins": an association head, part of its name."""
+        return any(stem.lower().endswith(self._association_suffixes) for stem in genitive_stems(text))
 
     def is_department_head(self, text: str) -> bool:
         """ "Fachbereich" of "Fachbereich Jugend": a named department with its field after it."""

@@ -73,7 +73,8 @@ class OrganisationFinder:
             )
             if close is not None and close > i + 1 and is_capitalised(doc[i + 1]):
                 found.append(rule_span(doc, i + 1, close, "ORG"))
-        if lex.is_department_head(text) and i + 1 < len(doc) and is_capitalised(doc[i + 1]):
+        portfolio = i > 1 and doc[i - 2].lower_ == "für"  # "zuständig für den Fachbereich X": a remit
+        if lex.is_department_head(text) and not portfolio and i + 1 < len(doc) and is_capitalised(doc[i + 1]):
             field = doc[i + 1]
             if not field.is_punct and not lex.is_stop_word(field) and not lex.is_title_or_role(field):
                 found.append(rule_span(doc, i, i + 2, "ORG"))  # "Fachbereich Jugend"
@@ -99,7 +100,7 @@ class OrganisationFinder:
         while start > 0 and legal - start < MAX_LEGAL_NAME_WORDS and is_capitalised(doc[start - 1]):
             word = doc[start - 1].text
             if lex.is_org_word(word):
-                if lex.is_generic_org_noun(word) or doc[start - 1].is_sent_start:
+                if lex.is_generic_org_noun(word) or not lex.is_association_word(word) or doc[start - 1].is_sent_start:
                     break
                 start -= 1
                 while start > 0 and self._is_left_modifier(doc[start - 1]):
