@@ -3,14 +3,17 @@ which person each e-mail address or phone number belongs to."""
 
 from __future__ import annotations
 
+import bisect
 import re
+from array import array
 from typing import Any
 
 from spacy.tokens import Doc, Span
 
 from pipeline.extract.spans import CONTACTS_KEY, NESTED_KEY
-from pipeline.ingest import source_span
 from pipeline.normalize import fold_din
+
+SEGMENT = re.compile(r"\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(true|false)\s*\]")
 
 CONTACT_LABELS = ("EMAIL", "PHONE", "FAX", "URL", "ADDRESS")
 MENTION_COLUMNS = [
@@ -32,6 +35,54 @@ MENTION_COLUMNS = [
 ]
 # How far (characters) a phone number or e-mail may stand from the person it belongs to.
 CONTACT_WINDOW = 300
+
+
+class SourceOffsets:
+    """Plain-text offsets → offsets in the decoded source file, from ingest's offset
+    map (JSON list of [text_start, source_start, length, exact]); the same answers
+    as pipeline.ingest.source_span.
+
+    Compact for huge documents: the map is read with a regular expression instead
+    of json.loads (no list per segment), and runs of exact segments that continue
+    each other in both texts (a plain-text file is one run) are kept as one segment.
+    """
+
+    def __init__(self, serialised: str) -> None:
+        self.text_starts = array("q")
+        self.source_starts = array("q")
+        self.lengths = array("q")
+        self.exact = array("b")
+        for match in SEGMENT.finditer(serialised):
+            text_start, source_start, length = int(match[1]), int(match[2]), int(match[3])
+            exact = match[4] == "true"
+            if (
+                exact
+                and self.lengths
+                and self.exact[-1]
+                and self.text_starts[-1] + self.lengths[-1] == text_start
+                and self.source_starts[-1] + self.lengths[-1] == source_start
+            ):
+                self.lengths[-1] += length
+                continue
+            self.text_starts.append(text_start)
+            self.source_starts.append(source_start)
+            self.lengths.append(length)
+            self.exact.append(exact)
+
+    def offset(self, text_offset: int) -> int:
+        if not self.text_starts:
+            return text_offset
+        index = max(bisect.bisect_right(self.text_starts, text_offset) - 1, 0)
+        if self.exact[index]:
+            return self.source_starts[index] + min(text_offset - self.text_starts[index], self.lengths[index])
+        return self.source_starts[index]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The end is mapped through the span's last character (see ingest.source_span)."""
+        if end <= start:
+            position = self.offset(start)
+            return position, position
+        return self.offset(start), self.offset(end - 1) + 1
 
 
 def _email_matches(email: str, person: str) -> bool:
@@ -78,7 +129,7 @@ def _key(span: Span) -> tuple[int, int, str]:
 
 
 def doc_mentions(
-    doc: Doc, doc_id: str, segments: list[Any], base: int = 0, first_number: int = 1
+    doc: Doc, doc_id: str, offsets: SourceOffsets, base: int = 0, first_number: int = 1
 ) -> list[dict[str, Any]]:
     """Mention rows of one processed document, or of one chunk of a long document
     starting at character `base` (pure: no I/O)."""
@@ -99,7 +150,7 @@ def doc_mentions(
         person = person_of.get(key)
         parent = parent_of.get(key)
         is_entity = span.label_ not in CONTACT_LABELS
-        source = source_span(segments, base + span.start_char, base + span.end_char)
+        source = offsets.span(base + span.start_char, base + span.end_char)
         rows.append(
             {
                 "doc_id": doc_id,

@@ -25,8 +25,8 @@ from spacy.language import Language
 from tqdm import tqdm
 
 from pipeline.extract.layer import add_rule_layer
-from pipeline.extract.mentions import MENTION_COLUMNS, doc_mentions
-from pipeline.ingest import DOCUMENTS_FILE, load_offset_map
+from pipeline.extract.mentions import MENTION_COLUMNS, SourceOffsets, doc_mentions
+from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.io import code_key, read_parquet, write_json_atomic, write_parquet_atomic
 from pipeline.model import ModelInfo, load_pipeline, model_info
 
@@ -75,22 +75,35 @@ def extract_batch(
     """Mention rows (tuples in MENTION_COLUMNS order) of a batch of documents; long
     documents are cut into chunks. Pure: the same batch gives the same rows in any
     process, so batches can run anywhere and in any order."""
-    pieces = [
-        (piece, (index, base))
-        for index, (_, text, _) in enumerate(documents)
-        for base, piece in chunk_text(text, max_chunk_chars)
-    ]
     rows: list[tuple[Any, ...]] = []
     numbers = [1] * len(documents)
-    segments: tuple[int, list[Any]] = (-1, [])
-    for doc, (index, base) in nlp.pipe(pieces, as_tuples=True, batch_size=batch_size):
-        doc_id, _, offset_map = documents[index]
-        if segments[0] != index:
-            segments = (index, load_offset_map(offset_map))
-        found = doc_mentions(doc, doc_id, segments[1], base, numbers[index])
-        numbers[index] += len(found)
-        rows.extend(tuple(row[c] for c in MENTION_COLUMNS) for row in found)
+    offsets: tuple[int, SourceOffsets | None] = (-1, None)
+    for group in piece_groups(documents, max_chunk_chars):
+        for doc, (index, base) in nlp.pipe(group, as_tuples=True, batch_size=batch_size):
+            doc_id, _, offset_map = documents[index]
+            if offsets[0] != index:
+                offsets = (index, SourceOffsets(offset_map))
+            found = doc_mentions(doc, doc_id, offsets[1], base, numbers[index])
+            numbers[index] += len(found)
+            rows.extend(tuple(row[c] for c in MENTION_COLUMNS) for row in found)
     return rows
+
+
+def piece_groups(documents: list[DocumentRecord], max_chars: int) -> Iterator[list[tuple[str, tuple[int, int]]]]:
+    """The documents' pieces (text, (document index, offset)) in groups of about
+    `max_chars` characters: the model holds a whole nlp.pipe batch in memory at
+    once, so a huge document must not reach it as one batch of all its chunks."""
+    group: list[tuple[str, tuple[int, int]]] = []
+    chars = 0
+    for index, (_, text, _) in enumerate(documents):
+        for base, piece in chunk_text(text, max_chars):
+            if group and chars + len(piece) > max_chars:
+                yield group
+                group, chars = [], 0
+            group.append((piece, (index, base)))
+            chars += len(piece)
+    if group:
+        yield group
 
 
 def document_batches(documents: pd.DataFrame, batch_size: int, max_chars: int) -> Iterator[list[DocumentRecord]]:
