@@ -23,6 +23,7 @@ from spacy.util import filter_spans
 from pipeline.extract.lexicon import (
     ARTICLES,
     LIST_JOINERS,
+    PERSON_BREAKS,
     PLACE_PREPOSITIONS,
     Lexicon,
     get_lexicon,
@@ -40,10 +41,28 @@ class ModelCorrections:
         self.lex = lexicon
 
     def __call__(self, doc: Doc) -> Doc:
-        pieces = [piece for e in doc.ents for piece in self.split_place_adjective(doc, e)]
+        pieces = [
+            piece
+            for e in doc.ents
+            for part in self.split_at_breaks(doc, e)
+            for piece in self.split_place_adjective(doc, part)
+        ]
         corrected = [c for c in (self.correct(doc, e) for e in pieces) if c is not None]
         doc.ents = filter_spans([self.extend_place(doc, e) for e in corrected])
         return doc
+
+    def split_at_breaks(self, doc: Doc, entity: Span) -> list[Span]:
+        """No name spans a slash or a bar: "Gelsenkirchen / Marcel" of "Foto: Stadt
+        Gelsenkirchen/Marcel Weber" is two words of two names."""
+        breaks = [t.i for t in entity if t.text in PERSON_BREAKS]
+        if not breaks:
+            return [entity]
+        bounds = [entity.start - 1, *breaks, entity.end]
+        return [
+            rule_span(doc, start + 1, end, entity.label_, "model+rule")
+            for start, end in zip(bounds, bounds[1:], strict=False)
+            if end > start + 1
+        ]
 
     def split_place_adjective(self, doc: Doc, entity: Span) -> list[Span]:
         """ "Bochumer KI" → the place adjective "Bochumer" (LOC) and the organisation

@@ -19,6 +19,7 @@ component decides, so the finders' order does not matter.
 from __future__ import annotations
 
 from spacy.language import Language
+from spacy.util import compile_infix_regex
 
 # Importing the modules registers their factories.
 from pipeline.extract import (  # noqa: F401
@@ -45,8 +46,21 @@ RULE_COMPONENTS = (
 )
 
 
+# A slash between two words separates them: "Foto: Stadt Gelsenkirchen/Marcel Weber"
+# (spaCy's German tokenizer keeps "Gelsenkirchen/Marcel" as one token).
+SLASH_BETWEEN_WORDS = r"(?<=[^\W\d_])/(?=[^\W\d_])"
+
+
+def split_at_slashes(nlp: Language) -> None:
+    infixes = list(nlp.Defaults.infixes or [])
+    if SLASH_BETWEEN_WORDS not in infixes:
+        nlp.tokenizer.infix_finditer = compile_infix_regex([*infixes, SLASH_BETWEEN_WORDS]).finditer
+
+
 def add_rule_layer(nlp: Language) -> Language:
-    """Append the rule components that are not in `nlp` yet (idempotent)."""
+    """Append the rule components that are not in `nlp` yet (idempotent), and let the
+    tokenizer split words joined by a slash."""
+    split_at_slashes(nlp)
     for name in RULE_COMPONENTS:
         if name not in nlp.pipe_names:
             nlp.add_pipe(name, last=True)
