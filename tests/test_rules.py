@@ -248,3 +248,63 @@ def test_a_repeated_multi_word_name_is_found_again(rules_nlp):
     )
     doc = run_components(rules_nlp, doc)
     assert [e.text for e in doc.ents if e.label_ == "ORG"] == ["Bund Deutscher Pfadfinder"] * 2
+
+
+# --- press-text forms added for real archives ----------------------------------------
+
+
+def test_inverted_names_in_a_contact_block(rules_nlp):
+    doc = rules_nlp("Pressekontakt:\nBrehmer, Jonas\nTelefon 0231 50-12345")
+    assert ("Brehmer, Jonas", "PER") in ents(doc)
+
+
+def test_a_name_split_by_a_slash_in_a_photo_credit(rules_nlp):
+    doc = with_model_ents(rules_nlp, "Foto: Stadt Bochum/Anna Weber", [("Bochum/Anna", "LOC")])
+    doc = run_components(rules_nlp, doc)
+    assert ("Anna Weber", "PER") in ents(doc) and ("Stadt Bochum", "ORG") in ents(doc)
+
+
+def test_districts_no_gazetteer_lists_after_a_preposition_of_place(rules_nlp):
+    doc = rules_nlp("Das Café in Wischlingen und die Beratung in der Nordstadt laufen; in der Kita auch.")
+    found = set(ents(doc))
+    assert {("Wischlingen", "LOC"), ("Nordstadt", "LOC")} <= found
+    assert ("Kita", "LOC") not in found
+
+
+def test_qualified_bodies_departments_and_their_short_forms(rules_nlp):
+    doc = rules_nlp(
+        "Der Seniorenrat der Stadt Hagen tagte mit dem Fachbereich Soziales. "
+        "Vorsitzende des Seniorenrates ist seit Mai eine Ärztin; der Seniorenrat lädt ein."
+    )
+    found = [(e.text, e.label_) for e in doc.ents]
+    assert ("Stadt Hagen", "ORG") in found and ("Fachbereich Soziales", "ORG") in found
+    assert found.count(("Seniorenrat", "ORG")) == 2 and ("Seniorenrates", "ORG") in found
+    assert ("Mai", "LOC") not in found
+
+
+def test_a_body_with_its_place_appended_and_a_place_adjective_before_it(rules_nlp):
+    doc = with_model_ents(
+        rules_nlp,
+        "Das Jobcenter Kreis Soest und das Hagener Jobcenter helfen.",
+        [("Kreis Soest", "ORG"), ("Hagener Jobcenter", "ORG")],
+    )
+    doc = run_components(rules_nlp, doc)
+    found = set(ents(doc))
+    assert {("Jobcenter Kreis Soest", "ORG"), ("Hagener", "LOC"), ("Jobcenter", "ORG")} <= found
+
+
+def test_named_venues_and_the_place_in_a_venue_name(rules_nlp):
+    doc = rules_nlp("Die Feier fand im Festsaal des Bahnhofs Wischlingen statt, später im Fritz-Henßler-Haus.")
+    found = set(ents(doc))
+    assert {("Bahnhofs Wischlingen", "LOC"), ("Fritz-Henßler-Haus", "LOC")} <= found
+    assert ("Wischlingen", "LOC") in {(s.text, s.label_) for s in doc.spans[NESTED_KEY]}
+    assert not any(label == "PER" for _, label in found)
+
+
+def test_an_association_keeps_its_own_head_but_not_a_descriptor(rules_nlp):
+    doc = rules_nlp(
+        "Die Migrantenorganisation Ararat e.V. und der Deutsch-Polnische Kulturverein Hagen e.V. luden ein."
+    )
+    found = set(ents(doc))
+    assert ("Ararat e.V.", "ORG") in found
+    assert ("Deutsch-Polnische Kulturverein Hagen e.V.", "ORG") in found

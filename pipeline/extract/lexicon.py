@@ -171,8 +171,17 @@ class Lexicon:
             return True
         lower = text.lower()
         return text[:1].isupper() and any(
-            lower.endswith(head) and len(text) - len(head) >= 3 for head in self._org_head_suffixes
+            lower.endswith(head) and self._is_compound_prefix(text[: -len(head)], len(head))
+            for head in self._org_head_suffixes
         )
+
+    def _is_compound_prefix(self, prefix: str, head_length: int) -> bool:
+        """What precedes a head word in a compound: three letters for long heads; for
+        short ones ("Rat") a noun or a linking s ("Integrationsrat", "Elternrat"),
+        so that "Ararat" or "Apparat" are no compounds of "Rat"."""
+        if head_length >= 5:
+            return len(prefix) >= 3
+        return len(prefix) >= 4 and (prefix.endswith("s") or self.is_common_noun(prefix.capitalize()))
 
     def _venue_word(self, text: str) -> bool:
         """A venue head or compound of one ("Stadthalle"), also in the genitive

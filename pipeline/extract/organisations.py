@@ -47,7 +47,8 @@ class OrganisationFinder:
         found = [
             s
             for s in found
-            if s in legal or not any(n.start < s.end and s.start < n.end and n.end > s.end for n in legal)
+            if s in legal
+            or not any(n.start < s.end and s.start < n.end and not n.start <= s.start <= s.end <= n.end for n in legal)
         ]
         blocked = contact_tokens(doc)
         add_candidates(doc, [s for s in found if not any(i in blocked for i in range(s.start, s.end))])

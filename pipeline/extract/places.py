@@ -123,8 +123,9 @@ class PlaceFinder:
             and before.lower_ in {"der", "dem"}
             and span.start > 1
             and doc[span.start - 2].lower_ in PLACE_PREPOSITIONS
+            and self.lex.is_district_name(span.text)
         ):
-            return True  # "in der Nordstadt"
+            return True  # "in der Nordstadt", but not "in der Kita"
         if before is not None and before.text in LIST_JOINERS and (span.start - 1) in place_ends:
             return True
         return after is not None and after.text in LIST_JOINERS and (span.end + 1) in place_starts
