@@ -1,7 +1,7 @@
 """Component `presseabgleich_corrections`: the statistical model's typical
 press-text errors fixed on doc.ents, before the finders add what it missed.
 
-- an entity never spans a line break ("Franziska Michels\\n\\nt");
+- an entity never spans a line break ("Lena Vogt\\n\\nt");
 - truncated compounds ("Presse-"), shouted heading words ("PRESSEINFORMATION"),
   lower-case spans (adjective derivations, "städtischen") and lone common nouns
   ("Fachbereich") are dropped;
@@ -52,8 +52,8 @@ class ModelCorrections:
         return doc
 
     def split_at_breaks(self, doc: Doc, entity: Span) -> list[Span]:
-        """No name spans a slash or a bar: "Gelsenkirchen / Marcel" of "Foto: Stadt
-        Gelsenkirchen/Marcel Weber" is two words of two names."""
+        """No name spans a slash or a bar: "Bottrop / Lena" of "Foto: Stadt
+        Bottrop/Lena Vogt" is two words of two names."""
         breaks = [t.i for t in entity if t.text in PERSON_BREAKS]
         if not breaks:
             return [entity]
@@ -65,8 +65,8 @@ class ModelCorrections:
         ]
 
     def split_place_adjective(self, doc: Doc, entity: Span) -> list[Span]:
-        """ "Bochumer KI" → the place adjective "Bochumer" (LOC) and the organisation
-        "KI"; "Die Hammer Stadtgesellschaft" (MISC) → the place adjective "Hammer"."""
+        """ "Bottroper VHS" → the place adjective "Bottroper" (LOC) and the organisation
+        "VHS"; "Die Kölner Stadtgesellschaft" (MISC) → the place adjective "Kölner"."""
         if len(entity) < 2 or entity.label_ not in {"ORG", "MISC"}:
             return [entity]
         at = entity.start + 1 if entity[0].lower_ in ARTICLES else entity.start
@@ -103,7 +103,7 @@ class ModelCorrections:
         if single and label in {"LOC", "ORG", "PER"} and first.isupper() and len(first) > 3:
             place = first.capitalize()
             if lex.is_municipality(place) or ("-" in first and lex.is_municipality(first.title())):
-                return rule_span(doc, entity.start, entity.end, "LOC", "model+rule")  # rubric "OBERHAUSEN"
+                return rule_span(doc, entity.start, entity.end, "LOC", "model+rule")  # rubric "BOTTROP"
         if single and first.isupper() and len(first) > 4 and lex.is_common_noun(first.capitalize()):
             return None  # a shouted heading word: "PRESSEINFORMATION"
         if label in {"PER", "ORG"} and entity.start > 0 and POSTCODE.fullmatch(doc[entity.start - 1].text):
@@ -117,7 +117,7 @@ class ModelCorrections:
             and label in {"LOC", "ORG"}
             and lex.is_common_compound(first)
             and not lex.is_org_word(first)
-            and not (label == "LOC" and after_preposition)  # "in Sterkrade": the compound test is weak
+            and not (label == "LOC" and after_preposition)  # "in Bergerhausen": the compound test is weak
         ):
             return None
         if (
@@ -178,7 +178,7 @@ class ModelCorrections:
 
     def _looks_like_personal_name(self, entity: Span) -> bool:
         """Two or three words, each a known given name, surname or middle initial, or
-        a word no gazetteer knows at all, with a surname-like last word: "Oksana Melnyk"."""
+        a word no gazetteer knows at all, with a surname-like last word: "Iryna Kovalenko"."""
         lex = self.lex
         if not 2 <= len(entity) <= 3 or is_initial(entity[-1].text):
             return False
@@ -191,7 +191,7 @@ class ModelCorrections:
 
     def _trim(self, doc: Doc, entity: Span) -> Span | None:
         """Trailing punctuation off every entity ("EINLADUNG /"); trailing common nouns
-        off a place or a person ("Recklinghausen Beratungsgespräche", "Nowakowskas Team")."""
+        off a place or a person ("Bottrop Beratungsgespräche", "Vogts Team")."""
         lex = self.lex
         start, end = entity.start, entity.end
         while end > start and doc[end - 1].is_punct and doc[end - 1].text not in {".", "’", "'"}:

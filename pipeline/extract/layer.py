@@ -46,8 +46,8 @@ RULE_COMPONENTS = (
 )
 
 
-# A slash between two words separates them: "Foto: Stadt Gelsenkirchen/Marcel Weber"
-# (spaCy's German tokenizer keeps "Gelsenkirchen/Marcel" as one token).
+# A slash between two words separates them: "Foto: Stadt Bottrop/Lena Vogt"
+# (spaCy's German tokenizer keeps "Bottrop/Lena" as one token).
 SLASH_BETWEEN_WORDS = r"(?<=[^\W\d_])/(?=[^\W\d_])"
 
 

@@ -185,14 +185,14 @@ class Lexicon:
 
     def _venue_word(self, text: str) -> bool:
         """A venue head or compound of one ("Stadthalle"), also in the genitive
-        ("Bahnhofs"), or a hyphenated name ending in a venue head ("Hans-Sachs-Haus")."""
+        ("Bahnhofs"), or a hyphenated name ending in a venue head ("Fritz-Henßler-Haus")."""
         return any(
             self.gaz.is_venue_word(stem) or stem in self.venue_heads or self._venue_compound(stem)
             for stem in genitive_stems(text)
         )
 
     def _venue_compound(self, text: str) -> bool:
-        """ "Wissenschaftspark", "Hans-Sachs-Haus": a compound ending in a venue head, but
+        """ "Technologiepark", "Fritz-Henßler-Haus": a compound ending in a venue head, but
         not an organisation word ("Krankenhaus") or a listed common noun ("Elternhaus")."""
         if not text[:1].isupper() or len(text) < 7:
             return False
@@ -202,7 +202,7 @@ class Lexicon:
         return "-" in text or not self.gaz.is_org_word(text)
 
     def is_named_venue(self, text: str) -> bool:
-        """A venue name that is a place on its own: hyphenated ("Dietrich-Keuning-Hauses")
+        """A venue name that is a place on its own: hyphenated ("Fritz-Henßler-Hauses")
         or a venue head after a name ("Westfalenhalle": a place; "Maximilianpark": a given name)."""
         if not text[:1].isupper():
             return False
@@ -218,7 +218,7 @@ class Lexicon:
         return False
 
     def is_district_name(self, text: str) -> bool:
-        """ "Nordstadt", "Südviertel": districts named by their direction."""
+        """ "Südstadt", "Westviertel": districts named by their direction."""
         return text.startswith(DIRECTIONS) and text.endswith(DISTRICT_HEADS) and len(text) > 7
 
     def is_association_word(self, text: str) -> bool:
@@ -256,13 +256,13 @@ class Lexicon:
         return text in self.gaz.german_municipalities
 
     def is_place_adjective(self, text: str) -> bool:
-        """ "Hagener", "Kölner"; also "-hausen" → "-häuser" ("Recklinghäuser")."""
+        """ "Hagener", "Kölner"; also "-hausen" → "-häuser" ("Mühlhäuser")."""
         if self.gaz.is_place_adjective(text):
             return True
         return text.endswith("häuser") and len(text) > 8 and self.is_place(text[:-6] + "hausen")
 
     def is_ambiguous_place(self, text: str) -> bool:
-        """A place name that is also a noun or a person's name ("Essen", "Hamm")."""
+        """A place name that is also a noun or a person's name ("Essen", "Herford")."""
         return text in self.gaz.common_nouns or text in self.gaz.first_names or text in self.gaz.last_names
 
     def longest_place_at(self, doc: Doc, start: int) -> int | None:
@@ -281,7 +281,7 @@ class Lexicon:
     # --- persons and nouns --------------------------------------------------------
 
     def is_first_name(self, text: str) -> bool:
-        """Known given name, also after repairing code-page damage ("Aslý" → "Aslı")."""
+        """Known given name, also after repairing code-page damage ("Aylý" → "Aylı")."""
         return text in self.gaz.first_names or text.translate(CODEPAGE_DAMAGE) in self.gaz.first_names
 
     def is_last_name(self, text: str) -> bool:
@@ -314,7 +314,7 @@ class Lexicon:
 
     def is_unlisted_name_word(self, token: Token) -> bool:
         """A capitalised word no gazetteer knows as anything but a name: not a noun,
-        place, organisation or venue word, title or role ("Gülşen", "Melnyk")."""
+        place, organisation or venue word, title or role ("Iryna", "Kovalenko")."""
         text = token.text
         return (
             text[:1].isupper()
@@ -333,7 +333,7 @@ class Lexicon:
         )
 
     def can_end_name(self, token: Token) -> bool:
-        """A capitalised word that can stand as (part of) a surname, common noun or not ("Längen")."""
+        """A capitalised word that can stand as (part of) a surname, common noun or not ("Weiß")."""
         return (
             is_capitalised(token)
             and not token.is_punct

@@ -2,8 +2,8 @@
 missed or cut into pieces, as proposals in doc.spans["rule_candidates"].
 
 - "Stadt Hagen", "Kreis Unna": a public body named by its place;
-- names ending in a legal form: "ACADI e.V.", "Muster Bau GmbH";
-- quoted names after an organisation word: Städtekooperation „Integration.Interkommunal“;
+- names ending in a legal form: "Salam e.V.", "Muster Bau GmbH";
+- quoted names after an organisation word: Städtekooperation „Ruhr.Vernetzt“;
 - long names built on an organisation head word ("Ministerium für Kinder, …,
   und Integration des Landes NRW", "Kommunales Integrationszentrum",
   "Universität Duisburg-Essen"); built on a venue word ("Kongresszentrum
@@ -80,7 +80,7 @@ class OrganisationFinder:
             if not field.is_punct and not lex.is_stop_word(field) and not lex.is_title_or_role(field):
                 found.append(rule_span(doc, i, i + 2, "ORG"))  # "Fachbereich Jugend"
         if lex.is_named_venue(text) and is_capitalised(token):
-            found.append(rule_span(doc, i, i + 1, "LOC"))  # "Hans-Sachs-Haus"
+            found.append(rule_span(doc, i, i + 1, "LOC"))  # "Fritz-Henßler-Haus"
         if (
             (lex.is_org_word(text) or lex.is_venue_word(text))
             and is_capitalised(token)
@@ -94,8 +94,8 @@ class OrganisationFinder:
 
     def legal_name_start(self, doc: Doc, legal: int) -> int:
         """Start of a name ending in the legal form at `legal`: proper names before it,
-        and a specific organisation word with its adjectives ("Deutsch-Türkischer
-        Elternverein Witten e.V."), but not a generic descriptor ("Verein Kulturbrücke e.V.")."""
+        and a specific organisation word with its adjectives ("Deutsch-Polnischer
+        Kulturverein Hagen e.V."), but not a generic descriptor ("Verein Kulturbrücke e.V.")."""
         lex = self.lex
         start = legal
         while start > 0 and legal - start < MAX_LEGAL_NAME_WORDS and is_capitalised(doc[start - 1]):
@@ -149,7 +149,7 @@ class OrganisationFinder:
 
     def _is_left_modifier(self, token) -> bool:
         """To the left of a head only adjectives ("Kommunalen", "Evangelische") and
-        proper names ("Kolping"), never a plain common noun ("Gründer Feuerwehr …")."""
+        proper names ("Fraunhofer"), never a plain common noun ("Gründer Feuerwehr …")."""
         lex = self.lex
         text = token.text
         return (
@@ -166,7 +166,7 @@ class OrganisationFinder:
 
     def head_phrase(self, doc: Doc, head: int) -> Span | None:
         """Head word plus its name: "Ministerium für Kinder, …, und Integration des Landes NRW",
-        "Universität Duisburg-Essen", "Kolping Hochschule für Gesundheit und Soziales"."""
+        "Universität Duisburg-Essen", "Fraunhofer Institut für Materialfluss und Logistik"."""
         lex = self.lex
         end = head + 1
         k = head + 1
@@ -194,7 +194,7 @@ class OrganisationFinder:
                 continue
             if self._is_name_word(doc, k):
                 if k > head + 1 and doc[k - 1].text not in ORG_CONNECTORS and self._ends_name(doc, k):
-                    break  # "im Saalbau Witten Lieder …": a noun after the name is the sentence's
+                    break  # "im Kulturzentrum Bottrop Lieder …": a noun after the name is the sentence's
                 k += 1
                 end = k
                 named = True
@@ -206,8 +206,8 @@ class OrganisationFinder:
         head_text = doc[head].text
         label = "LOC" if lex.is_venue_word(head_text) else "ORG"
         if not named:
-            # A bare head names a body when it is qualified by one ("Integrationsrat der
-            # Stadt Hamm"), is a hyphenated name ("Ruhr-Universität") or has modifiers.
+            # A bare head names a body when it is qualified by one ("Seniorenrat der
+            # Stadt Bottrop"), is a hyphenated name ("Folkwang-Universität") or has modifiers.
             specific = not lex.is_generic_org_noun(head_text) and not lex.is_generic_venue_noun(head_text)
             if start == head and not (specific and (qualified or "-" in head_text.strip("-"))):
                 return None

@@ -3,11 +3,11 @@
 - Model PER spans are repaired: titles, role words and greetings are cut off
   the front ("Hallo Herr Müller" → "Müller"; the titles_roles component records
   them), a span ends at a character no name contains ("/", "|", "("), a given
-  name just before the span joins it ("Franziska" + "Michels"), and so does a
-  surname after a span ending in a middle initial or given name ("David A." + "Längen").
+  name just before the span joins it ("Lena" + "Vogt"), and so does a
+  surname after a span ending in a middle initial or given name ("Peter K." + "Brandt").
 - Persons the model missed go to doc.spans["rule_candidates"]: a known given
   name followed by a surname; a title or role followed by a capitalised name
-  ("Stadtrat Andreas Merkendorf", "Frau Weber"); a name before ", <role>"
+  ("Stadtrat Jonas Brehmer", "Frau Weber"); a name before ", <role>"
   ("Jana Ostermann, Sprecherin der …").
 """
 
@@ -27,7 +27,7 @@ from pipeline.extract.lexicon import (
 )
 from pipeline.extract.spans import add_candidates, contact_tokens, rule_span
 
-# A role word that often stands for a role *and* the name ("OB Dudda") but must not
+# A role word that often stands for a role *and* the name ("OB Brehmer") but must not
 # chain further role words into the name: "OB" alone ends the role run.
 ROLE_ONLY_BEFORE_NAME = frozenset({"OB"})
 
@@ -97,7 +97,7 @@ class PersonFinder:
         return repaired
 
     def with_genitive_apostrophe(self, doc: Doc, end: int) -> int:
-        """ "Papadakis’ Forderung": the apostrophe of a genitive belongs to the name."""
+        """ "Kuntz’ Forderung": the apostrophe of a genitive belongs to the name."""
         if (
             end < len(doc)
             and doc[end].text in APOSTROPHES
@@ -109,7 +109,7 @@ class PersonFinder:
         return end
 
     def inverted_names(self, doc: Doc, taken: set[int]) -> list[Span]:
-        """ "Osterkamp, Martin" on a line of its own (contact blocks): one person."""
+        """ "Brehmer, Jonas" on a line of its own (contact blocks): one person."""
         lex = self.lex
         found = []
         for i in range(len(doc) - 2):
@@ -138,7 +138,7 @@ class PersonFinder:
 
     def after_given_name(self, doc: Doc, taken: set[int]) -> list[Span]:
         """A known given name, optional middle initials or further given names, then
-        one surname (which may be a common noun: "Weiß", "Michels")."""
+        one surname (which may be a common noun: "Weiß", "Vogt")."""
         lex = self.lex
         found = []
         for i, token in enumerate(doc[:-1]):
@@ -177,7 +177,7 @@ class PersonFinder:
         return found
 
     def after_title_or_role(self, doc: Doc, taken: set[int]) -> list[Span]:
-        """ "Stadtrat Andreas Merkendorf", "Dr. Schlee", "Frau Weber"."""
+        """ "Stadtrat Jonas Brehmer", "Dr. Vogt", "Frau Weber"."""
         lex = self.lex
         found = []
         i = 0
@@ -194,14 +194,14 @@ class PersonFinder:
             while k < len(doc) and k - j < 4 and lex.is_name_like(doc[k]):
                 k += 1
             if k - j >= 1 and not any(t in taken for t in range(j, k)):
-                # one word alone only after a title ("Frau Müller", "Dr. Schlee"), or when it is a known surname
+                # one word alone only after a title ("Frau Müller", "Dr. Vogt"), or when it is a known surname
                 if k - j >= 2 or lex.is_title(doc[j - 1]) or lex.is_last_name(doc[j].text):
                     found.append(rule_span(doc, j, k, "PER"))
             i = max(k, i + 1)
         return found
 
     def before_role(self, doc: Doc, taken: set[int]) -> list[Span]:
-        """Apposition: "Aslı Sevindim, Abteilungsleiterin …" — names before ", <role>"."""
+        """Apposition: "Lena Vogt, Abteilungsleiterin …" — names before ", <role>"."""
         lex = self.lex
         found = []
         for r in range(2, len(doc)):

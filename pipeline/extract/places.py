@@ -3,7 +3,7 @@
 - `presseabgleich_places`: German municipalities, regions and countries the
   model missed, the longest gazetteer form first ("Mülheim an der Ruhr"), with
   genitive ("Hernes") and adjective ("Hagener") forms; a name that is also a
-  noun or a person's name ("Essen", "Hamm") only after a preposition or inside a
+  noun or a person's name ("Essen", "Herford") only after a preposition or inside a
   list of places. Proposals go to doc.spans["rule_candidates"].
 - `presseabgleich_nested_places`: places inside organisation names ("… des
   Landes Nordrhein-Westfalen", "Stadt Bochum") into doc.spans["nested"].
@@ -94,7 +94,7 @@ class PlaceFinder:
 
     def is_unlisted_place(self, doc: Doc, i: int) -> bool:
         """A district or small place no gazetteer lists, where only a place can stand:
-        "in Langendreer", "aus der Nordstadt" (a word no list knows, or a
+        "in Bergerhausen", "aus der Südstadt" (a word no list knows, or a
         direction-named district, after a preposition of place and maybe an
         article, and not followed by a noun it would qualify)."""
         lex = self.lex
@@ -125,7 +125,7 @@ class PlaceFinder:
             and doc[span.start - 2].lower_ in PLACE_PREPOSITIONS
             and self.lex.is_district_name(span.text)
         ):
-            return True  # "in der Nordstadt", but not "in der Kita"
+            return True  # "in der Südstadt", but not "in der Kita"
         if before is not None and before.text in LIST_JOINERS and (span.start - 1) in place_ends:
             return True
         return after is not None and after.text in LIST_JOINERS and (span.end + 1) in place_starts
@@ -146,7 +146,7 @@ class NestedPlaces:
         return doc
 
     def places_in_venue(self, doc: Doc, venue: Span) -> list[Span]:
-        """The place a venue is named after: "Langendreer" in "Bahnhof Langendreer"."""
+        """The place a venue is named after: "Bergerhausen" in "Bahnhof Bergerhausen"."""
         lex = self.lex
         found = []
         for token in venue[1:]:

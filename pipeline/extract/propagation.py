@@ -2,16 +2,21 @@
 name holds for the whole document (the standard document-level pass of NER
 systems; press texts name a person in full once and by surname afterwards).
 
-- Persons: a full name ("Frank Dudda") licenses its surname ("Dudda"), the
-  surname's genitive ("Duddas", "Yılmaz’" – the apostrophe after s, z, x, ß)
-  and lower-case writings of the full name or surname ("frank dudda" in a photo
+- Persons: a full name ("Jonas Brehmer") licenses its surname ("Brehmer"), the
+  surname's genitive ("Brehmers", "Kuntz’" – the apostrophe after s, z, x, ß)
+  and lower-case writings of the full name or surname ("jonas brehmer" in a photo
   credit). A place or organisation span that is exactly such a surname becomes
-  the person, unless a preposition of place stands before it ("in Hamm").
+  the person, unless a preposition of place stands before it ("in Soest").
 - Abbreviations defined in the text: "Kommunales Integrationszentrum (KI)" makes
   every later "KI" an organisation (the abbreviation must start with the
   name's first letter).
 - Repeated names: a multi-word organisation or place found once is found at
-  each of its other occurrences in the document too.
+  each of its other occurrences in the document too, and so is the head part of
+  an organisation or venue name ("der Seniorenrat" after "Seniorenrat
+  Bottrop", "des Seniorenrates" included).
+- One-word persons that no full name licenses and no title or role introduces
+  are dropped when they are common nouns ("Kita"), and are places after a
+  preposition of place ("aus Charkiw").
 
 Only tokens outside other entities and contacts are labelled.
 """
@@ -83,7 +88,7 @@ class DocumentPropagation:
 
     def surnames_mislabelled(self, doc: Doc, entities: list[Span]) -> tuple[bool, list[Span]]:
         """A one-word place or organisation that is the surname of a person named in
-        the document ("Hamm" after "Markus Hamm") is that person."""
+        the document ("Soest" after "Jonas Soest") is that person."""
         surnames = set(self.surnames(entities))
         forms = surnames | {s + "s" for s in surnames if not s.endswith(APOSTROPHE_GENITIVE_ENDINGS)}
         lex = self.lex
@@ -103,7 +108,7 @@ class DocumentPropagation:
                 and not after_preposition
                 and all(lex.is_common_noun(t.text) for t in entity[1:])
             ):
-                # "Hamm" after "Markus Hamm"; "Aksoys Appell" → the person "Aksoys"
+                # "Soest" after "Jonas Soest"; "Brehmers Appell" → the person "Brehmers"
                 result.append(rule_span(doc, entity.start, entity.start + 1, "PER", "model+rule"))
                 changed = True
             else:
@@ -113,7 +118,7 @@ class DocumentPropagation:
     def single_person_kept(self, doc: Doc, person: Span, licensed: set[str]) -> Span | None:
         """A one-word person no full name in the document licenses and no title or role
         introduces: a common noun is no person ("Kita", "Herbst"), a place after a
-        preposition of place is the place ("aus Odessa")."""
+        preposition of place is the place ("aus Charkiw")."""
         lex = self.lex
         word = person[0].text
         if len(person) > 1 and not (len(person) == 2 and person[1].text in APOSTROPHES):
@@ -153,7 +158,7 @@ class DocumentPropagation:
                     and not token.whitespace_
                     and i + 1 not in taken
                 ):
-                    end = i + 2  # "Yılmaz’"
+                    end = i + 2  # "Kuntz’"
             elif text.islower() and text in lower_names:
                 words = lower_names[text]
                 candidate = [t.text for t in doc[i : i + len(words)]]
@@ -194,10 +199,12 @@ class DocumentPropagation:
         return ADJECTIVE_ENDING.sub("", word) if word[:1].isupper() else word
 
     def organisation_short_forms(self, doc: Doc, entities: list[Span], taken: set[int]) -> list[Span]:
-        """The head part of an organisation's name found in the document ("Integrationsrat"
-        of "Integrationsrat Dortmund", "Kommunales Integrationszentrum" of "Kommunales
-        Integrationszentrum Bochum") names it again, in any case form. Not for
-        associations with a legal form: "der Verein" is a description, not their name."""
+        """The head part of an organisation's or venue's name found in the document
+        ("Seniorenrat" of "Seniorenrat Bottrop", "Kommunales Integrationszentrum"
+        of "Kommunales Integrationszentrum Herford", "Technologiepark" of
+        "Technologiepark Herford") names it again, in any case form. Not a
+        generic head alone ("Verwaltung", "Saal"), and not for associations with a
+        legal form: "der Verein" is a description, not their name."""
         lex = self.lex
         short_forms: dict[tuple[str, ...], str] = {}
         for entity in entities:

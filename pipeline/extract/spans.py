@@ -43,7 +43,7 @@ def contact_tokens(doc: Doc) -> set[int]:
 
 
 def keep_in_one_sentence(spans: list[Span]) -> None:
-    """No sentence boundary inside a name ("Integration.Interkommunal" is not two
+    """No sentence boundary inside a name ("Ruhr.Vernetzt" is not two
     sentences); only where no parser decided the sentences."""
     for span in spans:
         if span.doc.has_annotation("DEP"):
