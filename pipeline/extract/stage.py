@@ -70,12 +70,18 @@ DocumentRecord = tuple[str, str, str]  # doc_id, text, offset map (JSON)
 
 
 def extract_batch(
-    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 100_000
+    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 20_000
 ) -> list[tuple[Any, ...]]:
     """Mention rows (tuples in MENTION_COLUMNS order) of a batch of documents; long
     documents are cut into chunks. Pure: the same batch gives the same rows in any
     process, so batches can run anywhere and in any order."""
-    rows: list[tuple[Any, ...]] = []
+    return list(batch_rows(nlp, documents, batch_size, max_chunk_chars))
+
+
+def batch_rows(
+    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 20_000
+) -> Iterator[tuple[Any, ...]]:
+    """extract_batch's rows one by one, as each piece leaves the model."""
     numbers = [1] * len(documents)
     offsets: tuple[int, SourceOffsets | None] = (-1, None)
     for group in piece_groups(documents, max_chunk_chars):
@@ -85,8 +91,7 @@ def extract_batch(
                 offsets = (index, SourceOffsets(offset_map))
             found = doc_mentions(doc, doc_id, offsets[1], base, numbers[index])
             numbers[index] += len(found)
-            rows.extend(tuple(row[c] for c in MENTION_COLUMNS) for row in found)
-    return rows
+            yield from (tuple(row[c] for c in MENTION_COLUMNS) for row in found)
 
 
 def piece_groups(documents: list[DocumentRecord], max_chars: int) -> Iterator[list[tuple[str, tuple[int, int]]]]:
@@ -153,7 +158,7 @@ def extract_mentions(
     batch_size: int = 64,
     n_process: int = 1,
     progress: bool = False,
-    max_chunk_chars: int = 100_000,
+    max_chunk_chars: int = 20_000,
     model_config: dict[str, Any] | None = None,
     info: ModelInfo | None = None,
     start_method: str | None = None,
@@ -170,7 +175,7 @@ def extract_mentions(
     with tqdm(total=len(documents), unit="doc", desc="extract", disable=not progress) as bar:
         if n_process <= 1:
             for batch in batches:
-                yield from extract_batch(nlp, batch, batch_size, max_chunk_chars)
+                yield from batch_rows(nlp, batch, batch_size, max_chunk_chars)
                 bar.update(len(batch))
         else:
             for rows, size in _in_workers(
@@ -271,25 +276,26 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         if previous
         else None
     )
-    rows: list[tuple[Any, ...]] = []
+    frames: list[pd.DataFrame] = []
     if len(todo):
         nlp, info = build_nlp(config["model"], log=log, info=info)
         log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
         extract_config = config["extract"]
-        rows = list(
-            extract_mentions(
-                nlp,
-                todo,
-                batch_size=extract_config["batch_size"],
-                n_process=worker_processes(extract_config["n_process"], len(todo)),
-                progress=len(todo) >= extract_config["progress_min_docs"],
-                max_chunk_chars=extract_config["max_chunk_chars"],
-                model_config=config["model"],
-                info=info,
-            )
+        rows = extract_mentions(
+            nlp,
+            todo,
+            batch_size=extract_config["batch_size"],
+            n_process=worker_processes(extract_config["n_process"], len(todo)),
+            progress=len(todo) >= extract_config["progress_min_docs"],
+            max_chunk_chars=extract_config["max_chunk_chars"],
+            model_config=config["model"],
+            info=info,
         )
+        frames = list(row_frames(rows))
     log(f"extract: {len(todo)} document(s) processed, {int(is_known.sum())} unchanged and reused")
-    fresh = canonical_mentions(pd.DataFrame(rows, columns=MENTION_COLUMNS))
+    fresh = canonical_mentions(
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([], columns=MENTION_COLUMNS)
+    )
     mentions = (
         canonical_mentions(pd.concat([kept, fresh], ignore_index=True)) if kept is not None and len(kept) else fresh
     )
@@ -309,6 +315,23 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         {"model": info.__dict__, "documents": len(documents), "mentions": len(mentions), "processed": len(todo)},
     )
     return mentions, info
+
+
+ROWS_PER_FRAME = 50_000
+
+
+def row_frames(rows: Iterator[tuple[Any, ...]]) -> Iterator[pd.DataFrame]:
+    """Rows gathered into tables of ROWS_PER_FRAME: a table holds a mention in a
+    fraction of the memory of a Python tuple of strings, which matters for the
+    hundreds of thousands of mentions of a huge document."""
+    buffer: list[tuple[Any, ...]] = []
+    for row in rows:
+        buffer.append(row)
+        if len(buffer) >= ROWS_PER_FRAME:
+            yield canonical_mentions(pd.DataFrame(buffer, columns=MENTION_COLUMNS))
+            buffer = []
+    if buffer:
+        yield canonical_mentions(pd.DataFrame(buffer, columns=MENTION_COLUMNS))
 
 
 def _previous_state(processed_dir: Path, key: str) -> dict[str, pd.DataFrame] | None:
