@@ -67,6 +67,9 @@ def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
 
 
 DocumentRecord = tuple[str, str, str]  # doc_id, text, offset map (JSON)
+# Characters the model gets per nlp.pipe call: its memory grows with the batch
+# (about 370 MB for 100,000 characters), and smaller batches cost throughput.
+MODEL_BATCH_CHARS = 100_000
 
 
 def extract_batch(
@@ -84,7 +87,7 @@ def batch_rows(
     """extract_batch's rows one by one, as each piece leaves the model."""
     numbers = [1] * len(documents)
     offsets: tuple[int, SourceOffsets | None] = (-1, None)
-    for group in piece_groups(documents, max_chunk_chars):
+    for group in piece_groups(documents, max(max_chunk_chars, MODEL_BATCH_CHARS)):
         for doc, (index, base) in nlp.pipe(group, as_tuples=True, batch_size=batch_size):
             doc_id, _, offset_map = documents[index]
             if offsets[0] != index:
