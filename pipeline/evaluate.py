@@ -210,7 +210,7 @@ def evaluate_germeval(model_config: dict[str, Any], paths: list[Path]) -> dict[s
     the sentences' text, scored on capitalised names only (press mapping)."""
     from pipeline.germeval import docs_from_files, sentences_from_files
     from pipeline.model import load_pipeline, score_docs, score_germeval
-    from pipeline.rules import add_rule_layer
+    from pipeline.extract import add_rule_layer
 
     nlp, info = load_pipeline(model_config)
     model_alone = score_germeval(nlp, sentences_from_files(paths))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.extract import MENTIONS_FILE, RUN_INFO_FILE
+from pipeline.extract import MENTIONS_FILE, RULE_COMPONENTS, RUN_INFO_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ def test_run_records_the_model(sample_run, nlp_and_info):
     assert model["name"] and model["version"] and model["kind"] in {"installed", "trained-fallback"}
     if model["kind"] == "trained-fallback":
         assert len(model["data_hash"]) == 64
-    assert "ner" in model["components"] and "presseabgleich_rules" in model["components"]
+    assert "ner" in model["components"] and set(RULE_COMPONENTS) <= set(model["components"])
     assert {"tagger", "parser", "lemmatizer"}.isdisjoint(model["components"])
 
 

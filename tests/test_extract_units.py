@@ -30,3 +30,58 @@ def test_document_batches_keep_order_and_limits():
     assert all(len(batch) <= 3 for batch in batches)
     # a text over the character budget travels alone instead of being dropped or split
     assert [len(batch) for batch in batches] == [3, 3, 1, 1, 3]
+
+
+def test_source_offsets_answer_as_the_ingest_offset_map():
+    import json
+    import random
+
+    from pipeline.extract.mentions import SourceOffsets
+    from pipeline.ingest import load_offset_map, source_span
+
+    rng = random.Random(7)
+    segments, text_start, source_start = [], 0, 0
+    for _ in range(200):
+        length = rng.randint(0, 40)
+        exact = rng.random() < 0.8
+        segments.append([text_start, source_start, length, exact])
+        text_start += length
+        # markup skipped in the source (a gap), or text continuing the previous segment
+        source_start += length + (0 if rng.random() < 0.5 else rng.randint(1, 30))
+    serialised = json.dumps(segments)
+    compact, reference = SourceOffsets(serialised), load_offset_map(serialised)
+    assert len(compact.text_starts) < len(segments)  # contiguous exact runs are merged
+    for start in range(0, text_start + 5):
+        for end in (start, start + 1, start + 7):
+            assert compact.span(start, end) == source_span(reference, start, end)
+    assert SourceOffsets("[]").span(3, 9) == (3, 9)
+
+
+def test_a_document_in_many_chunks_gives_the_mentions_of_its_pieces():
+    """Chunking a huge document changes no mention: the same rows, at the same
+    offsets, as the chunks extracted one by one (the blank pipeline + rule layer)."""
+    import json
+
+    import spacy
+
+    from pipeline.extract import add_rule_layer, extract_batch
+
+    nlp = add_rule_layer(spacy.blank("de"))
+    paragraph = (
+        "Oberbürgermeisterin Dr. Katja Wellmann eröffnete in Bochum die Tagung der Stadt Witten. "
+        "Rückfragen an Jana Ostermann, Telefon 0231/50-12345, jana.ostermann@dortmund.de."
+    )
+    text = "\n\n".join(f"{i}. {paragraph}" for i in range(12))
+    offset_map = json.dumps([[0, 0, len(text), True]])
+    whole = extract_batch(nlp, [("doc", text, offset_map)], max_chunk_chars=400)
+    pieces = chunk_text(text, 400)
+    assert len(pieces) > 3
+    separately = []
+    for base, piece in pieces:
+        rows = extract_batch(nlp, [("doc", piece, json.dumps([[0, base, len(piece), True]]))], max_chunk_chars=400)
+        separately += [
+            (text_, label, start + base, source_start) for _, _, text_, label, start, _, source_start, *_ in rows
+        ]
+    assert [(r[2], r[3], r[4], r[6]) for r in whole] == separately
+    assert len({r[1] for r in whole}) == len(whole)  # mention ids stay unique across chunks
+    assert {("Katja Wellmann", "PER"), ("jana.ostermann@dortmund.de", "EMAIL")} <= {(r[2], r[3]) for r in whole}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import signal
 import sys
 import threading
@@ -17,43 +16,23 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from spacy.language import Language
-from spacy.tokens import Doc, Span
 from tqdm import tqdm
 
-from pipeline.ingest import DOCUMENTS_FILE, load_offset_map, source_span
+from pipeline.extract.layer import add_rule_layer
+from pipeline.extract.mentions import MENTION_COLUMNS, SourceOffsets, doc_mentions
+from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.io import code_key, read_parquet, write_json_atomic, write_parquet_atomic
 from pipeline.model import ModelInfo, load_pipeline, model_info
-from pipeline.normalize import fold_din
-from pipeline.rules import CONTACTS_KEY, NESTED_KEY, add_rule_layer
 
 MENTIONS_FILE = "mentions.parquet"
 EXTRACT_STATE_FILE = "extract_state.parquet"
 RUN_INFO_FILE = "run_info.json"
-CONTACT_LABELS = ("EMAIL", "PHONE", "FAX", "URL", "ADDRESS")
-MENTION_COLUMNS = [
-    "doc_id",
-    "mention_id",
-    "text",
-    "label",
-    "start",
-    "end",
-    "source_start",
-    "source_end",
-    "sentence",
-    "label_source",
-    "titles",
-    "roles",
-    "person_mention_id",
-    "person",
-    "nested_in",
-]
-# How far (characters) a phone number or e-mail may stand from the person it belongs to.
-CONTACT_WINDOW = 300
 
 
 def build_nlp(
@@ -63,94 +42,6 @@ def build_nlp(
     add_rule_layer(nlp)
     info.components = list(nlp.pipe_names)
     return nlp, info
-
-
-def _email_matches(email: str, person: str) -> bool:
-    local = set(re.split(r"[._-]", email.split("@", 1)[0].lower()))
-    parts = [fold_din(p) for p in re.findall(r"[^\W\d_]{2,}", person)]
-    return bool(parts) and parts[-1] in local
-
-
-def tie_contacts(persons: list[Span], contacts: list[Span]) -> dict[int, Span]:
-    """Contact span index → the person it belongs to.
-
-    E-mails go to the person whose surname is in the local part. Phone and fax
-    numbers (and unmatched e-mails) go to the nearest person before them within
-    CONTACT_WINDOW characters, or in the same sentence, when no other contact of
-    the same kind stands between them (office numbers in a letterhead stay untied).
-    """
-    ties: dict[int, Span] = {}
-    for index, contact in enumerate(contacts):
-        if contact.label_ in {"URL", "ADDRESS"}:
-            continue
-        if contact.label_ == "EMAIL":
-            matching = [p for p in persons if _email_matches(contact.text, p.text)]
-            if matching:
-                ties[index] = min(matching, key=lambda p: abs(p.start_char - contact.start_char))
-                continue
-        before = [p for p in persons if p.end_char <= contact.start_char]
-        if not before:
-            continue
-        nearest = max(before, key=lambda p: p.end_char)
-        same_sentence = nearest.sent == contact.sent if nearest.doc.has_annotation("SENT_START") else False
-        close = contact.start_char - nearest.end_char <= CONTACT_WINDOW
-        blocked = any(
-            other.label_ == contact.label_ and nearest.end_char <= other.start_char < contact.start_char
-            for other in contacts
-            if other is not contact
-        )
-        if (same_sentence or close) and not blocked:
-            ties[index] = nearest
-    return ties
-
-
-def _key(span: Span) -> tuple[int, int, str]:
-    return (span.start, span.end, span.label_)
-
-
-def doc_mentions(
-    doc: Doc, doc_id: str, segments: list[Any], base: int = 0, first_number: int = 1
-) -> list[dict[str, Any]]:
-    """Mention rows of one processed document, or of one chunk of a long document
-    starting at character `base` (pure: no I/O)."""
-    entities = list(doc.ents)
-    contacts = list(doc.spans.get(CONTACTS_KEY, []))
-    nested = list(doc.spans.get(NESTED_KEY, []))
-    spans = sorted(entities + contacts + nested, key=lambda s: (s.start_char, -s.end_char, s.label_))
-    ids = {_key(span): f"{doc_id}#{n:04d}" for n, span in enumerate(spans, first_number)}
-    persons = [e for e in entities if e.label_ == "PER"]
-    person_of = {_key(contacts[i]): person for i, person in tie_contacts(persons, contacts).items()}
-    parent_of = {
-        _key(n): parent for n in nested for parent in entities if parent.start <= n.start and n.end <= parent.end
-    }
-    has_sentences = doc.has_annotation("SENT_START")
-    rows = []
-    for span in spans:
-        key = _key(span)
-        person = person_of.get(key)
-        parent = parent_of.get(key)
-        is_entity = span.label_ not in CONTACT_LABELS
-        source = source_span(segments, base + span.start_char, base + span.end_char)
-        rows.append(
-            {
-                "doc_id": doc_id,
-                "mention_id": ids[key],
-                "text": span.text,
-                "label": span.label_,
-                "start": base + span.start_char,
-                "end": base + span.end_char,
-                "source_start": source[0],
-                "source_end": source[1],
-                "sentence": span.sent.text.strip() if has_sentences else "",
-                "label_source": span._.label_source if is_entity else "rule",
-                "titles": " ".join(span._.titles) if is_entity else "",
-                "roles": " | ".join(span._.roles) if is_entity else "",
-                "person_mention_id": ids[_key(person)] if person is not None else "",
-                "person": person.text if person is not None else "",
-                "nested_in": ids[_key(parent)] if parent is not None else "",
-            }
-        )
-    return rows
 
 
 def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
@@ -176,30 +67,51 @@ def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
 
 
 DocumentRecord = tuple[str, str, str]  # doc_id, text, offset map (JSON)
+# Characters the model gets per nlp.pipe call: its memory grows with the batch
+# (about 370 MB for 100,000 characters), and smaller batches cost throughput.
+MODEL_BATCH_CHARS = 100_000
 
 
 def extract_batch(
-    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 100_000
+    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 20_000
 ) -> list[tuple[Any, ...]]:
     """Mention rows (tuples in MENTION_COLUMNS order) of a batch of documents; long
     documents are cut into chunks. Pure: the same batch gives the same rows in any
     process, so batches can run anywhere and in any order."""
-    pieces = [
-        (piece, (index, base))
-        for index, (_, text, _) in enumerate(documents)
-        for base, piece in chunk_text(text, max_chunk_chars)
-    ]
-    rows: list[tuple[Any, ...]] = []
+    return list(batch_rows(nlp, documents, batch_size, max_chunk_chars))
+
+
+def batch_rows(
+    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 20_000
+) -> Iterator[tuple[Any, ...]]:
+    """extract_batch's rows one by one, as each piece leaves the model."""
     numbers = [1] * len(documents)
-    segments: tuple[int, list[Any]] = (-1, [])
-    for doc, (index, base) in nlp.pipe(pieces, as_tuples=True, batch_size=batch_size):
-        doc_id, _, offset_map = documents[index]
-        if segments[0] != index:
-            segments = (index, load_offset_map(offset_map))
-        found = doc_mentions(doc, doc_id, segments[1], base, numbers[index])
-        numbers[index] += len(found)
-        rows.extend(tuple(row[c] for c in MENTION_COLUMNS) for row in found)
-    return rows
+    offsets: tuple[int, SourceOffsets | None] = (-1, None)
+    for group in piece_groups(documents, max(max_chunk_chars, MODEL_BATCH_CHARS)):
+        for doc, (index, base) in nlp.pipe(group, as_tuples=True, batch_size=batch_size):
+            doc_id, _, offset_map = documents[index]
+            if offsets[0] != index:
+                offsets = (index, SourceOffsets(offset_map))
+            found = doc_mentions(doc, doc_id, offsets[1], base, numbers[index])
+            numbers[index] += len(found)
+            yield from (tuple(row[c] for c in MENTION_COLUMNS) for row in found)
+
+
+def piece_groups(documents: list[DocumentRecord], max_chars: int) -> Iterator[list[tuple[str, tuple[int, int]]]]:
+    """The documents' pieces (text, (document index, offset)) in groups of about
+    `max_chars` characters: the model holds a whole nlp.pipe batch in memory at
+    once, so a huge document must not reach it as one batch of all its chunks."""
+    group: list[tuple[str, tuple[int, int]]] = []
+    chars = 0
+    for index, (_, text, _) in enumerate(documents):
+        for base, piece in chunk_text(text, max_chars):
+            if group and chars + len(piece) > max_chars:
+                yield group
+                group, chars = [], 0
+            group.append((piece, (index, base)))
+            chars += len(piece)
+    if group:
+        yield group
 
 
 def document_batches(documents: pd.DataFrame, batch_size: int, max_chars: int) -> Iterator[list[DocumentRecord]]:
@@ -249,7 +161,7 @@ def extract_mentions(
     batch_size: int = 64,
     n_process: int = 1,
     progress: bool = False,
-    max_chunk_chars: int = 100_000,
+    max_chunk_chars: int = 20_000,
     model_config: dict[str, Any] | None = None,
     info: ModelInfo | None = None,
     start_method: str | None = None,
@@ -266,7 +178,7 @@ def extract_mentions(
     with tqdm(total=len(documents), unit="doc", desc="extract", disable=not progress) as bar:
         if n_process <= 1:
             for batch in batches:
-                yield from extract_batch(nlp, batch, batch_size, max_chunk_chars)
+                yield from batch_rows(nlp, batch, batch_size, max_chunk_chars)
                 bar.update(len(batch))
         else:
             for rows, size in _in_workers(
@@ -338,8 +250,10 @@ def worker_processes(configured: int, n_documents: int) -> int:
 
 def extractor_key(info: ModelInfo) -> str:
     """Identity of everything that decides a document's mentions: the model and the rule layer."""
+    package = resources.files("pipeline")
+    extract_files = sorted(f"extract/{p.name}" for p in package.joinpath("extract").iterdir() if p.name.endswith(".py"))
     return code_key(
-        [info.name, info.version, info.data_hash], ["rules.py", "gazetteers.py", "extract.py"], ["resources"]
+        [info.name, info.version, info.data_hash], ["gazetteers.py", *extract_files], ["resources", "extract/wordlists"]
     )
 
 
@@ -365,25 +279,26 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         if previous
         else None
     )
-    rows: list[tuple[Any, ...]] = []
+    frames: list[pd.DataFrame] = []
     if len(todo):
         nlp, info = build_nlp(config["model"], log=log, info=info)
         log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
         extract_config = config["extract"]
-        rows = list(
-            extract_mentions(
-                nlp,
-                todo,
-                batch_size=extract_config["batch_size"],
-                n_process=worker_processes(extract_config["n_process"], len(todo)),
-                progress=len(todo) >= extract_config["progress_min_docs"],
-                max_chunk_chars=extract_config["max_chunk_chars"],
-                model_config=config["model"],
-                info=info,
-            )
+        rows = extract_mentions(
+            nlp,
+            todo,
+            batch_size=extract_config["batch_size"],
+            n_process=worker_processes(extract_config["n_process"], len(todo)),
+            progress=len(todo) >= extract_config["progress_min_docs"],
+            max_chunk_chars=extract_config["max_chunk_chars"],
+            model_config=config["model"],
+            info=info,
         )
+        frames = list(row_frames(rows))
     log(f"extract: {len(todo)} document(s) processed, {int(is_known.sum())} unchanged and reused")
-    fresh = canonical_mentions(pd.DataFrame(rows, columns=MENTION_COLUMNS))
+    fresh = canonical_mentions(
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([], columns=MENTION_COLUMNS)
+    )
     mentions = (
         canonical_mentions(pd.concat([kept, fresh], ignore_index=True)) if kept is not None and len(kept) else fresh
     )
@@ -403,6 +318,23 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         {"model": info.__dict__, "documents": len(documents), "mentions": len(mentions), "processed": len(todo)},
     )
     return mentions, info
+
+
+ROWS_PER_FRAME = 50_000
+
+
+def row_frames(rows: Iterator[tuple[Any, ...]]) -> Iterator[pd.DataFrame]:
+    """Rows gathered into tables of ROWS_PER_FRAME: a table holds a mention in a
+    fraction of the memory of a Python tuple of strings, which matters for the
+    hundreds of thousands of mentions of a huge document."""
+    buffer: list[tuple[Any, ...]] = []
+    for row in rows:
+        buffer.append(row)
+        if len(buffer) >= ROWS_PER_FRAME:
+            yield canonical_mentions(pd.DataFrame(buffer, columns=MENTION_COLUMNS))
+            buffer = []
+    if buffer:
+        yield canonical_mentions(pd.DataFrame(buffer, columns=MENTION_COLUMNS))
 
 
 def _previous_state(processed_dir: Path, key: str) -> dict[str, pd.DataFrame] | None:
