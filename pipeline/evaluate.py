@@ -102,12 +102,13 @@ def score_discrepancies(report: pd.DataFrame, gold: pd.DataFrame, entity_to_key:
     """report: discrepancies rows (variants as a JSON list or joined with " | "); gold: gold_discrepancies.csv.
 
     Recall counts gold discrepancy rows (a pair of variants of one entity) that one report
-    row shows with both variants; precision counts reported name discrepancies (encoding,
+    row shows with both variants (as written, or as the normalised forms it compares); precision counts reported name discrepancies (encoding,
     typo, spelling, transliteration, diacritic) whose entity has a flagged gold discrepancy."""
     wanted = gold[gold["kind"] != "benign"]
     wanted_keys = dict(zip(wanted["entity_key"], wanted["kind"], strict=False))
     predicted = report[(report["entity_id"] != "") & report["kind"].isin(NAME_KINDS)]
-    shown = [set(_variants(v)) for v in predicted["variants"]]
+    forms = predicted["forms"] if "forms" in predicted.columns else [""] * len(predicted)
+    shown = [set(_variants(v)) | set(_variants(f)) for v, f in zip(predicted["variants"], forms, strict=True)]
     found_rows = [
         any({row.variant_a, row.variant_b} <= variants for variants in shown) for row in wanted.itertuples(index=False)
     ]
@@ -208,9 +209,9 @@ def evaluate_germeval(model_config: dict[str, Any], paths: list[Path]) -> dict[s
     GermEval's official outer-chunk metric and with the pipeline's labels
     (pipeline.model.score_germeval), then the whole pipeline with the rule layer on
     the sentences' text, scored on capitalised names only (press mapping)."""
+    from pipeline.extract import add_rule_layer
     from pipeline.germeval import docs_from_files, sentences_from_files
     from pipeline.model import load_pipeline, score_docs, score_germeval
-    from pipeline.extract import add_rule_layer
 
     nlp, info = load_pipeline(model_config)
     model_alone = score_germeval(nlp, sentences_from_files(paths))

@@ -343,16 +343,18 @@ def installed_model(name: str) -> Path | None:
 
 def model_info(model_config: dict[str, Any], log: Any = print) -> ModelInfo:
     """Which model a run will use, without loading it (trains the fallback if needed)."""
+    from pipeline.extract import RULE_COMPONENTS  # here: the extract stage imports this module
+
     name = model_config["name"]
     package = installed_model(name) if name else None
     if package is not None:
         info = ModelInfo(
             name=name, version=spacy.util.get_package_version(name) or "", kind="installed", path=str(package)
         )
-        info.components = ["ner", "senter", "presseabgleich_rules"]
+        info.components = ["senter", "ner", *RULE_COMPONENTS]
         return info
     info = ensure_fallback_model(model_config, log=log)
-    info.components = ["sentencizer", "tok2vec", "ner", "presseabgleich_rules"]
+    info.components = ["sentencizer", "tok2vec", "ner", "presseabgleich_pipeline_labels", *RULE_COMPONENTS]
     return info
 
 

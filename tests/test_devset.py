@@ -15,7 +15,8 @@ from tests.conftest import SHARED, write_run_config
 
 pytestmark = pytest.mark.slow
 DEVSET = SHARED / "devset"
-FLOORS = {"PER": 0.87, "LOC": 0.82, "ORG": 0.62}
+# measured (fallback model, data ab460a7ded0c): PER 0.962, LOC 0.954, ORG 0.903
+FLOORS = {"PER": 0.95, "LOC": 0.94, "ORG": 0.89}
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +38,15 @@ def devset_run(tmp_path_factory):
 def test_devset_quality_does_not_regress(devset_run):
     folder, _ = devset_run
     scores = json.loads((folder / "processed" / "evaluation.json").read_text(encoding="utf-8"))
+    mentions = scores["mentions"]
     for label, floor in FLOORS.items():
-        assert scores["mentions"][label]["exact"]["f1"] >= floor, (label, scores["mentions"][label]["exact"])
+        assert mentions[label]["exact"]["f1"] >= floor, (label, mentions[label]["missed"], mentions[label]["extra"])
+    # measured: B-cubed F1 0.977; discrepancies precision 0.947, recall 0.909; canonical names 1.0
     assert scores["clusters"]["b_cubed"]["f1"] >= 0.97, scores["clusters"]["b_cubed"]
     assert scores["clusters"]["rows_with_two_gold_persons"] == []
-    assert scores["discrepancies"]["precision"] >= 0.9
-    assert scores["discrepancies"]["recall"] >= 0.6, scores["discrepancies"]["missed"]
-    assert scores["canonical_names"]["share"] >= 0.9, scores["canonical_names"]["wrong"]
+    assert scores["discrepancies"]["precision"] >= 0.9, scores["discrepancies"]["wrong"]
+    assert scores["discrepancies"]["recall"] >= 0.9, scores["discrepancies"]["missed"]
+    assert scores["canonical_names"]["share"] >= 0.95, scores["canonical_names"]["wrong"]
 
 
 def test_every_unmerged_candidate_pair_is_in_front_of_the_reviewer(devset_run):

@@ -21,6 +21,7 @@ import pandas as pd
 
 from pipeline.gazetteers import Gazetteers
 from pipeline.normalize import (
+    LEGAL_FORMS,
     fold_din,
     local_institution_words,
     normalize_org,
@@ -287,6 +288,8 @@ def place_stripped_key(display: str, gaz: Gazetteers) -> tuple[str, str]:
     if not places:
         return "", ""
     words = display.split()
+    while len(words) > 1 and words[-1] in LEGAL_FORMS:  # "… Oberhausen e.V."
+        words.pop()
     place = places[-1]
     if place not in words[-1].replace("-", " ").split():
         return "", ""

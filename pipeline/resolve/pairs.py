@@ -259,9 +259,10 @@ def short_org_pairs(forms: dict[str, Form]) -> Iterable[Pair]:
             yield _pair(target, form, "abbreviation in the same document", f"{form.display} = {target.display}")
 
 
-def city_body_pairs(forms: dict[str, Form], gaz: Gazetteers) -> Iterable[Pair]:
-    """A generic body in a city's documents ("Integrationsrat" in Dortmund texts, "KI") and
-    the body named with that city ("Integrationsrat der Stadt Dortmund", "KI Bochum")."""
+def city_body_pairs(forms: dict[str, Form], gaz: Gazetteers, doc_city: dict[str, str]) -> Iterable[Pair]:
+    """A body in a city's documents named without the city ("Integrationsrat" and "KI" in
+    Dortmund texts, "Elternverein Nord" in texts from one city) and the body named with
+    that city ("Integrationsrat der Stadt Dortmund", "KI Bochum", "Elternverein Nord Witten")."""
     by_city: dict[str, list[tuple[Form, str]]] = defaultdict(list)
     for form in forms.values():
         if form.type != "ORG":
@@ -272,6 +273,10 @@ def city_body_pairs(forms: dict[str, Form], gaz: Gazetteers) -> Iterable[Pair]:
             base, city = place_stripped_key(form.display, gaz)
             if base:
                 by_city[fold_din(city)].append((form, base))
+            else:
+                cities = {doc_city.get(doc, "") for doc in form.docs}
+                if len(cities) == 1 and "" not in cities:  # all its documents come from one city
+                    by_city[fold_din(cities.pop())].append((form, form.display))
     base_keys: dict[str, str] = {}
 
     def key_of(base: str) -> str:
@@ -500,7 +505,8 @@ def fuzzy_org_pairs(forms: dict[str, Form], gaz: Gazetteers, settings: dict[str,
                 ratio = fuzz.token_sort_ratio(a.key, b.key)
                 if ratio < settings["org_candidate_min_ratio"]:
                     continue
-                places_differ = place_stripped_key(a.display, gaz)[1] != place_stripped_key(b.display, gaz)[1]
+                place_a, place_b = place_stripped_key(a.display, gaz)[1], place_stripped_key(b.display, gaz)[1]
+                places_differ = bool(place_a and place_b and place_a != place_b)
                 if ratio >= settings["org_min_ratio"] and not places_differ:
                     yield _pair(a, b, "fuzzy organisation", f"{a.display} ~ {b.display} (token-sort ratio {ratio:.0f})")
                 else:
@@ -531,7 +537,7 @@ def score_pairs(
         middle_initial_pairs(forms),
         short_place_pairs(forms),
         short_org_pairs(forms),
-        city_body_pairs(forms, gaz),
+        city_body_pairs(forms, gaz, doc_city),
         fuzzy_person_pairs(forms, context, settings),
         fuzzy_place_pairs(forms, gaz, settings),
         fuzzy_org_pairs(forms, gaz, settings),

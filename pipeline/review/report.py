@@ -39,11 +39,12 @@ from rapidfuzz.distance import Levenshtein
 
 from pipeline.export import flatten_lists, write_csv
 from pipeline.extract import MENTIONS_FILE
+from pipeline.gazetteers import load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
 from pipeline.io import read_parquet, write_parquet_atomic, write_text_atomic
 from pipeline.normalize import fold_din, fold_plain, is_ascii_folding_of
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
-from pipeline.resolve.forms import acronym_of
+from pipeline.resolve.forms import acronym_of, place_stripped_key
 from pipeline.resolve.pairs import STOP_ROLE_WORDS, hyphen_fold, skeleton
 
 DISCREPANCIES_CSV = "discrepancies.csv"
@@ -69,7 +70,10 @@ COLUMNS = [
 ]
 STOP_WORDS = STOP_ROLE_WORDS | {"mit", "und"}
 WORD = re.compile(r"\w+")
-CONSONANTS = re.compile(r"[aeiouy]")  # what is left after removing vowels
+CONSONANTS = re.compile(r"[aeiouy]")
+DASH = re.compile(
+    r"\w[–—]\w"
+)  # a dash between two letters, where a hyphen belongs  # what is left after removing vowels
 DATE_IN_TEXT = re.compile(
     rf"\b(\d{{1,2}})\.\s*(?:({'|'.join(GERMAN_MONTHS)})|(\d{{1,2}})\.)\s*(\d{{4}})\b", re.IGNORECASE
 )
@@ -119,9 +123,10 @@ def _distinct_forms(type_: str, surfaces: list[Surface]) -> list[str]:
     matching keys agree (abbreviation expanded, ü/ue folded) count as one form."""
     full = [s for s in surfaces if s.normalisation != "surname only"]
     if type_ in {"LOC", "ORG"}:
-        by_key: dict[str, str] = {}
+        by_key: dict[tuple[str, bool], str] = {}
         for surface in sorted(full, key=lambda s: s.normalised):
-            by_key.setdefault(surface.key, surface.normalised)
+            # a dash for a hyphen ("Deutsch–Türkischer") matches in the key but is a spelling to check
+            by_key.setdefault((surface.key, bool(DASH.search(surface.normalised))), surface.normalised)
         forms = sorted(set(by_key.values()))
     else:
         forms = sorted({s.normalised for s in full})
@@ -146,7 +151,10 @@ def _is_short_for(short: str, long: str) -> bool:
         return True
     while len(short_words) > 1 and len(long_words) > 1 and short_words[-1] == long_words[-1]:
         short_words, long_words = short_words[:-1], long_words[:-1]
-    return len(short_words) == 1 and acronym_of(short_words[0], " ".join(long_words))
+    if len(short_words) != 1:
+        return False
+    without_place = place_stripped_key(" ".join(long_words), load_gazetteers())[0]  # "KI" of "… Kreis Unna"
+    return acronym_of(short_words[0], " ".join(long_words)) or acronym_of(short_words[0], without_place)
 
 
 def classify(entity: Any, surfaces: list[Surface]) -> dict[str, Any] | None:
