@@ -621,56 +621,45 @@ def _pair_decision(action: str, entity_id: str, other_id: str, config, processed
     _record(cfg, reviewer, action=action, entity_id=entity_id, value=other_id, note=note)
 
 
-@review_app.command("same", epilog=example('review same P-1a2b3c4d5e P-6f7a8b9c0d --note "gleiche Person"'))
-def review_same(
-    entity_id: str,
-    other_id: str,
-    config: ConfigOption = None,
-    processed_dir: ProcessedOption = None,
-    reviewer: ReviewerOption = None,
-    note: NoteOption = "",
-) -> None:
-    """ENTITY_ID and OTHER_ID are one entity; ENTITY_ID's ID is kept, OTHER_ID stays an alias of it."""
-    _pair_decision("same", entity_id, other_id, config, processed_dir, reviewer, note)
+def _pair_command(action: str, summary: str) -> Callable[..., None]:
+    """A `review` command that records a judgement on a pair of entities."""
+
+    def command(
+        entity_id: str,
+        other_id: str,
+        config: ConfigOption = None,
+        processed_dir: ProcessedOption = None,
+        reviewer: ReviewerOption = None,
+        note: NoteOption = "",
+    ) -> None:
+        _pair_decision(action, entity_id, other_id, config, processed_dir, reviewer, note)
+
+    command.__doc__ = summary
+    return command
 
 
-@review_app.command("merge", epilog=example("review merge L-aaaa L-bbbb"))
-def review_merge(
-    entity_id: str,
-    other_id: str,
-    config: ConfigOption = None,
-    processed_dir: ProcessedOption = None,
-    reviewer: ReviewerOption = None,
-    note: NoteOption = "",
-) -> None:
-    """Same as `review same`: merge OTHER_ID into ENTITY_ID."""
-    _pair_decision("same", entity_id, other_id, config, processed_dir, reviewer, note)
-
-
-@review_app.command("not-same", epilog=example('review not-same P-1a2b3c4d5e P-6f7a8b9c0d --note "Vater und Sohn"'))
-def review_not_same(
-    entity_id: str,
-    other_id: str,
-    config: ConfigOption = None,
-    processed_dir: ProcessedOption = None,
-    reviewer: ReviewerOption = None,
-    note: NoteOption = "",
-) -> None:
-    """ENTITY_ID and OTHER_ID are different entities: never merged, whatever the texts say."""
-    _pair_decision("not-same", entity_id, other_id, config, processed_dir, reviewer, note)
-
-
-@review_app.command("unsure", epilog=example('review unsure P-1a2b3c4d5e P-6f7a8b9c0d --note "Pressestelle fragen"'))
-def review_unsure(
-    entity_id: str,
-    other_id: str,
-    config: ConfigOption = None,
-    processed_dir: ProcessedOption = None,
-    reviewer: ReviewerOption = None,
-    note: NoteOption = "",
-) -> None:
-    """Looked at the pair, cannot tell yet: it stays listed, marked unsure."""
-    _pair_decision("unsure", entity_id, other_id, config, processed_dir, reviewer, note)
+for _name, _action, _summary, _example in (
+    (
+        "same",
+        "same",
+        "ENTITY_ID and OTHER_ID are one entity; ENTITY_ID's ID is kept, OTHER_ID stays an alias of it.",
+        'review same P-1a2b3c4d5e P-6f7a8b9c0d --note "gleiche Person"',
+    ),
+    ("merge", "same", "Same as `review same`: merge OTHER_ID into ENTITY_ID.", "review merge L-aaaa L-bbbb"),
+    (
+        "not-same",
+        "not-same",
+        "ENTITY_ID and OTHER_ID are different entities: never merged, whatever the texts say.",
+        'review not-same P-1a2b3c4d5e P-6f7a8b9c0d --note "Vater und Sohn"',
+    ),
+    (
+        "unsure",
+        "unsure",
+        "Looked at the pair, cannot tell yet: it stays listed, marked unsure.",
+        'review unsure P-1a2b3c4d5e P-6f7a8b9c0d --note "Pressestelle fragen"',
+    ),
+):
+    review_app.command(_name, epilog=example(_example))(_pair_command(_action, _summary))
 
 
 @review_app.command("accept", epilog=example('review accept P-05da4133e3 --note "Schreibweise bestätigt"'))
