@@ -89,6 +89,17 @@ def test_model_errors_are_corrected(rules_nlp):
     assert ents(doc) == [("Bochum", "LOC"), ("Hagen", "LOC")]
 
 
+def test_a_municipality_that_is_also_a_surname_is_a_place_in_a_list_of_places(rules_nlp):
+    text = "Mitglieder sind Bochum, Essen, Hagen und Herne. Frau Hagen dankte."
+    doc = with_model_ents(
+        rules_nlp,
+        text,
+        [("Bochum", "LOC"), ("Essen", "LOC"), ("Hagen", "PER"), ("Herne", "LOC"), ("Hagen", "PER", 1)],
+    )
+    doc = run_components(rules_nlp, doc, upto="presseabgleich_corrections")
+    assert ents(doc) == [("Bochum", "LOC"), ("Essen", "LOC"), ("Hagen", "LOC"), ("Herne", "LOC"), ("Hagen", "PER")]
+
+
 def test_a_place_is_extended_to_its_long_form(rules_nlp):
     doc = with_model_ents(rules_nlp, "Gäste aus Mülheim an der Ruhr kamen.", [("Mülheim", "LOC")])
     doc = run_components(rules_nlp, doc, upto="presseabgleich_corrections")

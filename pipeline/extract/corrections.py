@@ -48,8 +48,26 @@ class ModelCorrections:
             for piece in self.split_place_adjective(doc, part)
         ]
         corrected = [c for c in (self.correct(doc, e) for e in pieces) if c is not None]
+        corrected = self.places_in_lists(doc, corrected)
         doc.ents = filter_spans([self.extend_place(doc, e) for e in corrected])
         return doc
+
+    def places_in_lists(self, doc: Doc, entities: list[Span]) -> list[Span]:
+        """ "Bochum, Essen, Hagen und Herne": a one-word person that is a municipality, in a
+        list beside places, is a place too (many municipalities are also surnames)."""
+        places = {e.start: e for e in entities if e.label_ == "LOC"}
+        place_ends = {e.end for e in places.values()}
+        result = []
+        for entity in entities:
+            if entity.label_ == "PER" and len(entity) == 1 and self.lex.is_municipality(entity.text):
+                before = (
+                    entity.start >= 2 and doc[entity.start - 1].text in LIST_JOINERS and entity.start - 1 in place_ends
+                )
+                after = entity.end + 1 < len(doc) and doc[entity.end].text in LIST_JOINERS and entity.end + 1 in places
+                if before or after:
+                    entity = rule_span(doc, entity.start, entity.end, "LOC", "model+rule")
+            result.append(entity)
+        return result
 
     def split_at_breaks(self, doc: Doc, entity: Span) -> list[Span]:
         """No name spans a slash or a bar: "Bottrop / Lena" of "Foto: Stadt
