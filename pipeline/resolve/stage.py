@@ -179,7 +179,9 @@ def apply_splits(entity_mentions: pd.DataFrame, splits: list[Decision], lineage:
     A split names mentions (document and text) of an entity; they are looked for among
     the forms that were ever part of it (the registry), so the outcome never depends on
     how this run's evidence clusters."""
-    statuses = []
+    statuses: list[dict[str, Any]] = []
+    if not splits:
+        return statuses
     keys = list(zip(entity_mentions["doc_id"], entity_mentions["text"], strict=True))
     for decision in splits:
         nodes = set(lineage.nodes_of_id.get(decision.entity_id, ()))
@@ -208,20 +210,21 @@ def person_affiliations(
     the role apposition, or right after the name ("Prof. Dr. X von der Kolping Hochschule …")."""
     columns = ["doc_id", "mention_id", "label", "text", "start", "end", "sentence", "mention_roles"]
     relevant = mentions.loc[mentions["label"].isin(["PER", "ORG"]), columns]
-    by_doc: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: {"PER": [], "ORG": []})
+    # grouped by sentence, not document: one huge document must not cost persons × organisations
+    by_sentence: dict[tuple[str, str], dict[str, list[tuple]]] = defaultdict(lambda: {"PER": [], "ORG": []})
     for record in relevant.itertuples(index=False, name=None):
-        by_doc[record[0]][record[2]].append(record)
+        by_sentence[(record[0], record[6])][record[2]].append(record)
     affiliations: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for doc_id, groups in by_doc.items():
+    for (doc_id, _), groups in by_sentence.items():
         if not groups["ORG"] or not groups["PER"]:
             continue
         for _, person_id, _, person_text, _, person_end, person_sentence, person_roles in groups["PER"]:
             person_entity = entity_of.get(person_id)
             if person_entity is None:
                 continue
-            for _, org_id, _, org_text, org_start, _, org_sentence, _ in groups["ORG"]:
+            for _, org_id, _, org_text, org_start, _, _, _ in groups["ORG"]:
                 org_entity = entity_of.get(org_id)
-                if org_entity is None or org_sentence != person_sentence:
+                if org_entity is None:
                     continue
                 in_role = bool(person_roles) and org_text in person_roles
                 gap = org_start - person_end
