@@ -78,6 +78,8 @@ def repair_encoding(text: str) -> tuple[str, str]:
     repaired text changes nothing: ftfy may read a code-page repair's output
     as mojibake once more.
     """
+    if text.isascii():  # no mojibake or code-page damage without a non-ASCII character
+        return text, ""
     kind = ""
     current = unicodedata.normalize("NFC", text)
     for _ in range(4):

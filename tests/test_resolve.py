@@ -215,3 +215,24 @@ def test_ids_are_stable_across_reruns_and_new_documents():
 def test_titles_alone_do_not_crash_or_vanish(name):
     result = resolve(mentions([("a", name, "PER", f"{name} sprach.", "")]), documents("a"), empty_registry(), SETTINGS)
     assert result["entities"]["canonical_name"].iloc[0].strip()
+
+
+def test_names_normalised_by_an_earlier_run_are_reused_and_change_nothing():
+    from pipeline.resolve.forms import normalised_from_table, normalised_table
+
+    rows = [
+        ("a", "Prof. Dr. Katja Wellmann", "PER", "Prof. Dr. Katja Wellmann eröffnete.", ""),
+        ("a", "Dortmunds", "LOC", "Dortmunds Innenstadt wächst.", ""),
+        ("b", "Stadtwerke Dortmund GmbH", "ORG", "Die Stadtwerke Dortmund GmbH lädt ein.", ""),
+        ("b", "Wellmann", "PER", "Wellmann sagte.", ""),
+    ]
+    first = resolve(mentions(rows), documents("a", "b"), empty_registry(), SETTINGS)
+    kept = normalised_from_table(normalised_table(first["normalised"]))
+    assert kept == first["normalised"]  # the stored table gives back exactly what was normalised
+    again = resolve(mentions(rows), documents("a", "b"), empty_registry(), SETTINGS, normalised=kept)
+    for table in ("entities", "links", "pairs", "facts"):
+        assert again[table].equals(first[table]), table
+    # what is known is used as it is (not normalised again)
+    kept[("LOC", "Dortmunds")] = {**kept[("LOC", "Dortmunds")], "display": "Dortmund (kept)"}
+    reused = resolve(mentions(rows), documents("a", "b"), empty_registry(), SETTINGS, normalised=kept)
+    assert "Dortmund (kept)" in set(reused["links"]["normalised"])

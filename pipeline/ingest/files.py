@@ -115,7 +115,8 @@ def _walk(
                 if path.is_dir():
                     yield IngestProblem(shown_path, "linked folder", "its files are read where they lie", NOTE)
                     continue
-            if path.resolve() in excluded:
+            # resolving every path costs more than reading the folder: compare names first
+            if entry.name in {p.name for p in excluded} and path.resolve() in excluded:
                 yield IngestProblem(shown_path, "own output", "written by this tool; not read as input", NOTE)
                 continue
             if entry.is_dir(follow_symlinks=False):

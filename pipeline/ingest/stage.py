@@ -203,12 +203,14 @@ def ingest_files(
 
 
 def documents_frame(documents: list[Document]) -> pd.DataFrame:
+    columns = list(Document.__dataclass_fields__)
     rows = []
     for document in documents:
-        row = asdict(document)
+        # not dataclasses.asdict: it deep-copies every offset map, which is dumped right away
+        row = {column: getattr(document, column) for column in columns}
         row["offset_map"] = dump_offset_map(document.offset_map)
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(Document.__dataclass_fields__))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def errors_frame(problems: Iterable[IngestProblem]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ name only means something inside a scope:
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -105,15 +106,26 @@ def _objects(values: list[Any], index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=object)
 
 
-def normalise_mentions(mentions: pd.DataFrame, gaz: Gazetteers) -> pd.DataFrame:
-    """PER/LOC/ORG mentions with their normalised columns added; each distinct
-    (label, text) is normalised once. The extractor's own `titles`/`roles` are
-    kept as `mention_titles`/`mention_roles`."""
+NORMALISED_FIELDS = ("display", "key", "rule", "repaired", "given", "surname", "titles", "roles")
+Normalised = dict[tuple[str, str], dict[str, Any]]
+
+
+def normalise_mentions(
+    mentions: pd.DataFrame, gaz: Gazetteers, known: Normalised | None = None
+) -> tuple[pd.DataFrame, Normalised]:
+    """PER/LOC/ORG mentions with their normalised columns added, and the normalised
+    form of each distinct (label, text). Each is normalised once; `known` holds forms
+    normalised before (an earlier run's, with the same normaliser), which are reused.
+    The extractor's own `titles`/`roles` are kept as `mention_titles`/`mention_roles`."""
+    known = known or {}
     entity_mentions = mentions[mentions["label"].isin(ENTITY_TYPES)].rename(
         columns={"titles": "mention_titles", "roles": "mention_roles"}
     )
-    distinct = entity_mentions[["label", "text"]].drop_duplicates()
-    normalised = {(r.label, r.text): _normalise(r.label, r.text, gaz) for r in distinct.itertuples(index=False)}
+    distinct = zip(entity_mentions["label"].tolist(), entity_mentions["text"].tolist(), strict=True)
+    normalised: Normalised = {}
+    for pair in distinct:
+        if pair not in normalised:
+            normalised[pair] = known.get(pair) or _normalise(*pair, gaz)
     values = [normalised[pair] for pair in zip(entity_mentions["label"], entity_mentions["text"], strict=True)]
     for column, default in (
         ("display", ""),
@@ -126,7 +138,39 @@ def normalise_mentions(mentions: pd.DataFrame, gaz: Gazetteers) -> pd.DataFrame:
         entity_mentions[column] = _objects([v.get(column, default) for v in values], entity_mentions.index)
     entity_mentions["parsed_titles"] = _objects([v.get("titles", ()) for v in values], entity_mentions.index)
     entity_mentions["parsed_roles"] = _objects([v.get("roles", ()) for v in values], entity_mentions.index)
-    return entity_mentions
+    return entity_mentions, normalised
+
+
+def normalised_table(normalised: Normalised) -> pd.DataFrame:
+    """The normalised forms as a table to keep for the next run (tuples as JSON lists)."""
+    rows = [
+        (
+            label,
+            text,
+            *(json.dumps(list(v.get(f, ()))) if f in TUPLE_FIELDS else v.get(f, "") for f in NORMALISED_FIELDS),
+        )
+        for (label, text), v in sorted(normalised.items())
+    ]
+    return pd.DataFrame(rows, columns=["label", "text", *NORMALISED_FIELDS])
+
+
+TUPLE_FIELDS = {"given", "titles", "roles"}
+
+
+def normalised_from_table(table: pd.DataFrame) -> Normalised:
+    """normalised_table's inverse."""
+    known: Normalised = {}
+    columns = ["label", "text", *NORMALISED_FIELDS]
+    for row in table[columns].itertuples(index=False, name=None):
+        label, text, *values = row
+        value = {
+            f: (tuple(json.loads(v)) if f in TUPLE_FIELDS else v)
+            for f, v in zip(NORMALISED_FIELDS, values, strict=True)
+        }
+        if label != "PER":  # places and organisations carry only the first four fields
+            value = {f: value[f] for f in NORMALISED_FIELDS[:4]}
+        known[(label, text)] = value
+    return known
 
 
 def _place_words(display: str, gaz: Gazetteers) -> list[str]:
@@ -201,37 +245,43 @@ def acronym_of(short: str, long_display: str) -> bool:
 
 def assign_nodes(entity_mentions: pd.DataFrame, cities: dict[str, str], gaz: Gazetteers) -> tuple[pd.Series, dict]:
     """Node per mention (see module docstring), and city scope → the city's display name."""
-    nodes = (entity_mentions["label"] + SCOPE_SEPARATOR + entity_mentions["key"]).astype(object)
-    is_surname = (entity_mentions["label"] == "PER") & (entity_mentions["rule"] == "surname only")
-    for index in entity_mentions.index[is_surname]:
-        nodes[index] = scoped_node(
-            "PER", doc_scope(entity_mentions.at[index, "doc_id"]), entity_mentions.at[index, "key"]
-        )
+    labels = entity_mentions["label"].tolist()
+    keys = entity_mentions["key"].tolist()
+    doc_ids = entity_mentions["doc_id"].tolist()
+    displays = entity_mentions["display"].tolist()
+    rules = entity_mentions["rule"].tolist()
+    nodes = [label + SCOPE_SEPARATOR + key for label, key in zip(labels, keys, strict=True)]
+    org_rows: dict[str, list[int]] = defaultdict(list)  # doc → positions of its organisations
+    for i, label in enumerate(labels):
+        if label == "PER" and rules[i] == "surname only":
+            nodes[i] = scoped_node("PER", doc_scope(doc_ids[i]), keys[i])
+        elif label == "ORG":
+            org_rows[doc_ids[i]].append(i)
     city_names: dict[str, str] = {}
-    orgs = entity_mentions[entity_mentions["label"] == "ORG"]
     generic = {
         display: is_generic_org(display, gaz)
         or (display in gaz.abbreviations and is_generic_org(gaz.abbreviations[display][0], gaz))
-        for display in set(orgs["display"])
+        for display in {displays[i] for rows in org_rows.values() for i in rows}
     }
     generic_acronyms = {
         acronym for display, is_generic in generic.items() if is_generic for acronym in _initials(display)
     }
-    for doc_id, group in orgs.groupby("doc_id", sort=False):
-        keys = set(group["key"])
-        displays = set(group["display"])
-        for index, key, display in zip(group.index, group["key"], group["display"], strict=True):
-            has_long_form = any(other != key and other.startswith(key + " ") for other in keys) or any(
-                acronym_of(display, other) for other in displays
+    for doc_id, rows in org_rows.items():
+        doc_keys = {keys[i] for i in rows}
+        doc_displays = {displays[i] for i in rows}
+        for i in rows:
+            key, display = keys[i], displays[i]
+            has_long_form = any(other != key and other.startswith(key + " ") for other in doc_keys) or any(
+                acronym_of(display, other) for other in doc_displays
             )
             if has_long_form:
-                nodes[index] = scoped_node("ORG", doc_scope(doc_id), key)
+                nodes[i] = scoped_node("ORG", doc_scope(doc_id), key)
             elif generic[display] or display in generic_acronyms:
                 city = cities.get(doc_id, "")
                 scope = f"city:{fold_din(city)}" if city else doc_scope(doc_id)
                 city_names[scope] = city
-                nodes[index] = scoped_node("ORG", scope, key)
-    return nodes, city_names
+                nodes[i] = scoped_node("ORG", scope, key)
+    return pd.Series(nodes, index=entity_mentions.index, dtype=object), city_names
 
 
 def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> dict[str, Form]:

@@ -24,10 +24,20 @@ import pandas as pd
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE
-from pipeline.io import read_parquet, write_parquet_atomic, write_text_atomic
+from pipeline.io import code_key, read_parquet, write_parquet_atomic, write_text_atomic
 from pipeline.resolve.canonical import choose_canonical
 from pipeline.resolve.cluster import CannotLink, ConstrainedUnionFind, MustLink, cluster_nodes
-from pipeline.resolve.forms import Form, assign_nodes, build_forms, document_cities, normalise_mentions, scoped_node
+from pipeline.resolve.forms import (
+    Form,
+    Normalised,
+    assign_nodes,
+    build_forms,
+    document_cities,
+    normalise_mentions,
+    normalised_from_table,
+    normalised_table,
+    scoped_node,
+)
 from pipeline.resolve.ids import Lineage, assign_ids, load_registry, updated_registry
 from pipeline.resolve.pairs import Pair, pairs_frame, score_pairs
 from pipeline.review.decisions import Decision, judgements_in_force, read_decisions
@@ -38,6 +48,8 @@ PAIRS_FILE = "candidate_pairs.parquet"
 CANDIDATES_FILE = "possible_duplicates.parquet"
 DECISION_STATUS_FILE = "decision_status.parquet"
 FACTS_FILE = "person_facts.parquet"
+# Names normalised by the last run, reused while the normaliser is unchanged.
+NORMALISED_FILE = "normalised_names.parquet"
 STATUS_COLUMNS = ["decision_id", "action", "entity_id", "value", "status", "detail", "line"]
 CANDIDATE_COLUMNS = [
     "pair_id",
@@ -244,8 +256,11 @@ def _gap_text(sentence: str, person_text: str, org_text: str) -> str | None:
     return sentence[p + len(person_text) : o]
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps builds one per call
+
+
 def _json(values: Iterable[Any]) -> str:
-    return json.dumps(sorted(values), ensure_ascii=False)
+    return _JSON.encode(sorted(values))
 
 
 def _decided_reason(decision: Decision, suggested: str, name: str) -> str:
@@ -350,11 +365,13 @@ def resolve(
     gaz: Gazetteers | None = None,
     decisions: Iterable[Decision] = (),
     previous: dict[str, str] | None = None,
+    normalised: Normalised | None = None,
 ) -> dict[str, Any]:
     """Pure part of the stage: mentions (+ reviewer decisions) → entities, mention
     links, the candidate-pair table, possible duplicates, the updated ID registry and a
     status per decision. `previous` (node → entity ID of the last run) keeps every
-    entity that is still there under the ID it had."""
+    entity that is still there under the ID it had; `normalised` holds names the same
+    normaliser has normalised before (returned updated as "normalised")."""
     gaz = gaz or load_gazetteers()
     # plain Python strings: pandas 3's Arrow strings are slow to walk row by row
     mentions = mentions.astype({c: object for c, t in mentions.dtypes.items() if isinstance(t, pd.StringDtype)})
@@ -362,7 +379,7 @@ def resolve(
     lineage = Lineage.of(registry)
     judgements = judgements_in_force(decisions)
     statuses: list[dict[str, Any]] = []
-    entity_mentions = normalise_mentions(mentions, gaz)
+    entity_mentions, normalised = normalise_mentions(mentions, gaz, normalised)
     cities = document_cities(documents, entity_mentions, gaz)
     entity_mentions["node"], city_names = assign_nodes(entity_mentions, cities, gaz)
     statuses += apply_splits(entity_mentions, judgements.splits, lineage)
@@ -507,6 +524,7 @@ def resolve(
         "merged_ids": {old: new for old, new in state.aliases.items() if new in rows},
         "decision_statuses": pd.DataFrame(statuses, columns=STATUS_COLUMNS),
         "facts": facts_frame,
+        "normalised": normalised,
     }
 
 
@@ -520,6 +538,24 @@ def previous_assignment(links_file: Path, registry: pd.DataFrame) -> dict[str, s
     return dict(zip(links["node"], links["entity_id"], strict=True))
 
 
+def normaliser_key() -> str:
+    """Identity of the name normaliser: its code and word lists."""
+    return code_key([], ["normalize.py", "gazetteers.py", "resolve/forms.py"], ["resources"])
+
+
+def _known_names(path: Path, normaliser: str) -> Normalised:
+    """The last run's normalised names, if the same normaliser made them (else none)."""
+    if not path.is_file():
+        return {}
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError):
+        return {}  # unreadable leftovers: normalise everything again
+    if table.empty or set(table["normaliser"]) != {normaliser}:
+        return {}
+    return normalised_from_table(table)
+
+
 def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = "") -> dict[str, Any]:
     """Stage entry point: mentions.parquet (+ decisions, ID registry) → entities and pair tables."""
     from pipeline.extract import MENTIONS_FILE
@@ -529,6 +565,7 @@ def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = ""
     registry_path = Path(config["paths"]["entity_ids_file"])
     registry = load_registry(registry_path)
     decisions, problems = read_decisions(Path(config["paths"]["decisions_file"]))
+    normaliser = normaliser_key()
     result = resolve(
         mentions,
         documents,
@@ -537,6 +574,7 @@ def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = ""
         run_stamp=run_stamp,
         decisions=decisions,
         previous=previous_assignment(processed_dir / MENTION_ENTITIES_FILE, registry),
+        normalised=_known_names(processed_dir / NORMALISED_FILE, normaliser),
     )
     invalid = pd.DataFrame(
         [
@@ -565,6 +603,9 @@ def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = ""
     write_parquet_atomic(processed_dir / PAIRS_FILE, result["pairs"])
     write_parquet_atomic(processed_dir / CANDIDATES_FILE, result["candidates"])
     write_parquet_atomic(processed_dir / FACTS_FILE, result["facts"])
+    write_parquet_atomic(
+        processed_dir / NORMALISED_FILE, normalised_table(result["normalised"]).assign(normaliser=normaliser)
+    )
     if not registry_path.is_file() or len(result["registry"]) != len(registry):
         write_text_atomic(registry_path, result["registry"].to_csv(index=False))
     return result
