@@ -141,13 +141,29 @@ def flatten_lists(frame: pd.DataFrame) -> pd.DataFrame:
     return flat
 
 
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)  # all one character long
+
+
+def _needs_care(value: Any) -> bool:
+    return isinstance(value, str) and (value[:1] in _FORMULA_FIRST or len(value) > MAX_CELL_CHARS)
+
+
+def safe_cells(column: pd.Series) -> pd.Series | list[Any]:
+    """fit_cell(neutralise(v)) of every cell; only the few cells that need it pay for it
+    (a corpus has millions of cells)."""
+    if column.dtype.kind in "iufb":
+        return column
+    return [fit_cell(neutralise(v)) if _needs_care(v) else v for v in column.tolist()]
+
+
 def to_csv_text(frame: pd.DataFrame, dialect: str) -> str:
     """The table as CSV text for a spreadsheet: BOM, German headers, the dialect's
     delimiter and decimal mark."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown CSV dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
     delimiter, decimal = DIALECTS[dialect]
-    safe = german_headers(frame).map(lambda value: fit_cell(neutralise(value)))
+    safe = german_headers(frame)
+    safe = pd.DataFrame({column: safe_cells(safe[column]) for column in safe.columns}, columns=safe.columns)
     return "\ufeff" + safe.to_csv(index=False, sep=delimiter, decimal=decimal, lineterminator="\r\n")
 
 
@@ -186,6 +202,29 @@ def _as_local_datetime(value: Any) -> datetime | None:
     return stamp
 
 
+def _cell_writer(sheet: Any, kind: str, column: pd.Series, formats: dict[str, Any]) -> Any:
+    """The function that writes one cell of this column: the type is decided once per
+    column where it can be (text columns straight to write_string), not per cell."""
+
+    def write_any(row: int, col: int, value: Any) -> None:
+        if kind == "date" and (day := _as_date(value)) is not None:
+            sheet.write_datetime(row, col, day, formats["date"])
+        elif kind == "datetime" and (stamp := _as_local_datetime(value)) is not None:
+            sheet.write_datetime(row, col, stamp, formats["datetime"])
+        elif value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
+            return
+        else:
+            sheet.write(row, col, fit_cell(value))
+
+    def write_text(row: int, col: int, value: str) -> None:
+        if value:
+            sheet.write_string(row, col, value if len(value) <= MAX_CELL_CHARS else fit_cell(value))
+
+    if not kind and all(type(v) is str for v in column.tolist()):
+        return write_text
+    return write_any
+
+
 def write_workbook(
     sheets: dict[str, pd.DataFrame], path: Path, max_rows: int = MAX_SHEET_ROWS, parent_pid: int | None = None
 ) -> None:
@@ -221,16 +260,13 @@ def write_workbook(
             sheet.freeze_panes(1, 0)
             sheet.autofilter(0, 0, len(frame), max(0, len(frame.columns) - 1))
             sheet.write_row(0, 0, list(german_headers(frame.head(0)).columns), header)
+            writers = [
+                _cell_writer(sheet, kind, frame[column], formats)
+                for column, kind in zip(frame.columns, kinds, strict=True)
+            ]
             for row_number, row in enumerate(frame.itertuples(index=False, name=None), 1):
-                for column_number, (value, kind) in enumerate(zip(row, kinds, strict=True)):
-                    if kind == "date" and (day := _as_date(value)) is not None:
-                        sheet.write_datetime(row_number, column_number, day, formats["date"])
-                    elif kind == "datetime" and (stamp := _as_local_datetime(value)) is not None:
-                        sheet.write_datetime(row_number, column_number, stamp, formats["datetime"])
-                    elif value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
-                        continue
-                    else:
-                        sheet.write(row_number, column_number, fit_cell(value))
+                for column_number, value in enumerate(row):
+                    writers[column_number](row_number, column_number, value)
         workbook.close()
         if parent_pid is not None and os.getppid() != parent_pid:
             # the run that asked for this workbook was killed: a newer run may have written
@@ -338,6 +374,13 @@ def run_export(
     workbook = None
     if config["export"]["write_xlsx"]:
         sheets = {name.removesuffix(".csv"): frame for name, frame in tables.items()}
+        limit = config["export"]["workbook_max_mentions"]
+        if limit and len(sheets["mentions"]) > limit:
+            del sheets["mentions"]
+            log(
+                f"note: the workbook has no sheet of mentions: {len(tables['mentions.csv']):,} are more than "
+                f"workbook_max_mentions ({limit:,}); mentions.csv has them all"
+            )
         sheets.update(review_sheets(processed_dir, config, log=log))
         workbook = WorkbookJob(
             {SHEET_NAMES[name]: frame for name, frame in sheets.items()}, processed_dir / WORKBOOK_FILE

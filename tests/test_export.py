@@ -156,3 +156,23 @@ def test_tables_longer_than_a_sheet_continue_on_further_sheets(tmp_path):
         [pd.read_excel(path, sheet_name=name, dtype=str) for name in workbook.sheetnames[:4]], ignore_index=True
     )
     assert list(back["Erwähnungs-ID"]) == list(rows["mention_id"])
+
+
+def test_the_workbook_leaves_out_the_mentions_of_a_large_corpus_and_says_so(sample_run, tmp_path):
+    import shutil
+
+    from pipeline.export import WORKBOOK_FILE, run_export
+
+    processed = tmp_path / "processed"
+    shutil.copytree(sample_run, processed)
+    config = load_config()
+    config["paths"]["decisions_file"] = str(tmp_path / "decisions.csv")
+    n_mentions = len(pd.read_parquet(processed / "mention_entities.parquet"))
+    for limit, has_sheet in ((n_mentions, True), (0, True), (n_mentions - 1, False)):
+        config["export"]["workbook_max_mentions"] = limit
+        notes: list[str] = []
+        tables, _ = run_export(processed, config, log=notes.append)
+        sheets = load_workbook(processed / WORKBOOK_FILE, read_only=True).sheetnames
+        assert ("Erwähnungen" in sheets) == has_sheet, (limit, sheets)
+        assert any("no sheet of mentions" in note for note in notes) == (not has_sheet)
+        assert len(tables["mentions.csv"]) == n_mentions  # the CSV keeps them all
