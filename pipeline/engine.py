@@ -88,7 +88,7 @@ class DaskSession:
                 n_workers=_cores(),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,  # needs bokeh, and a port; not asked for
+                dashboard_address="127.0.0.1:0",  # any free port, this machine only: never a clash
                 silence_logs=level,
             )
             self._client = Client(self._cluster, set_as_default=False)
@@ -192,13 +192,15 @@ def file_reader(config: dict[str, Any], log: Callable[[str], None] = print) -> B
 
 
 # Per worker process: the pipeline built by ModelPlugin, by extractor key, and how
-# many times one was built (tests check that it is once per worker).
+# many pipelines were built and batches extracted (tests check: one build per worker).
 _worker_pipelines: dict[str, Any] = {}
 _worker_builds = 0
+_worker_batches = 0
 
 
-def worker_model_builds() -> int:
-    return _worker_builds
+def worker_counts() -> dict[str, int]:
+    """Pipelines built and batches extracted in this worker process (for client.run)."""
+    return {"builds": _worker_builds, "batches": _worker_batches}
 
 
 class ModelPlugin(WorkerPlugin):
@@ -235,10 +237,12 @@ class ModelPlugin(WorkerPlugin):
 
 
 def _extract_task(documents: list[Any], batch_size: int, max_chunk_chars: int) -> list[tuple[Any, ...]]:
+    global _worker_batches
     from pipeline.extract.stage import extract_batch
 
     plugin = get_worker().plugins[PLUGIN_NAME]
     with plugin.lock:
+        _worker_batches += 1
         return extract_batch(plugin.nlp, documents, batch_size, max_chunk_chars)
 
 
