@@ -9,9 +9,10 @@ fresh folder:
   - dask-up:  `--engine dask --scheduler ADDRESS` on a 2-worker LocalCluster this
               script started before (a cluster that is already up), whose workers'
               peak memory it reads afterwards.
-For each it prints seconds per stage and words/s, the ratio local time ÷ Dask
-time (issue 14's target: ≥ 0.85 on 2 cores) and whether every CSV of the run is
-byte-identical to the local run's.
+For each it prints seconds per stage and words/s, the CPU seconds of the run and
+all its processes (workers included; on a machine shared with other jobs a steadier
+figure than wall time), the ratio local time ÷ Dask time (issue 14's target: ≥ 0.85
+on 2 cores) and whether every CSV of the run is byte-identical to the local run's.
 
     .venv/bin/python bench/bench_engine.py            # 1,000 documents
     .venv/bin/python bench/bench_engine.py 200 --workers 2
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -31,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_pipeline import corpus_sentences, run_pipeline, write_corpus  # noqa: E402
+from pipeline.engine import worker_counts  # noqa: E402
 
 
 def identical_csvs(first: Path, second: Path) -> bool:
@@ -42,9 +45,12 @@ def identical_csvs(first: Path, second: Path) -> bool:
 
 def _peak_rss_mb() -> float:
     """This process's peak resident memory (run on each worker by client.run)."""
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -63,10 +69,13 @@ def main() -> None:
         words = sum(len(t.split()) for t in texts)
         print(f"{args.size:,} documents, {words:,} words; {os.cpu_count()} cores", flush=True)
         results: dict[str, dict[str, float]] = {}
+        cpu: dict[str, float] = {}
         worker_rss: dict[str, float] = {}
+        worker_batches: dict[str, int] = {}
         for name in ("local", "dask", "dask-up"):
             processed = work / name / "processed"
             processed.parent.mkdir()  # its own folder: the ID registry and decisions are per run
+            before = _children_cpu()
             if name == "dask-up":
                 with (
                     LocalCluster(
@@ -78,8 +87,10 @@ def main() -> None:
                         raw, processed, 0, ["--engine", "dask", "--scheduler", cluster.scheduler_address]
                     )
                     worker_rss = client.run(_peak_rss_mb)
+                    worker_batches = {k: v["batches"] for k, v in client.run(worker_counts).items()}
             else:
                 results[name] = run_pipeline(raw, processed, 0, ["--engine", "dask"] if name == "dask" else [])
+            cpu[name] = _children_cpu() - before  # the workers count once they have exited
         local_total = sum(results["local"].values())
         for name, stages in results.items():
             total = sum(stages.values())
@@ -92,10 +103,12 @@ def main() -> None:
                         "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
                         "stage_words_per_s": {k: round(words / v) for k, v in stages.items() if v > 0},
                         "local_over_this": round(local_total / total, 2),
+                        "cpu_seconds": round(cpu[name], 1),
                         **(
                             {
                                 "extract_words_per_s_per_worker": round(words / stages["extract"] / args.workers),
                                 "worker_peak_rss_mb": {k: round(v) for k, v in worker_rss.items()},
+                                "worker_batches": worker_batches,
                             }
                             if name == "dask-up"
                             else {}
@@ -109,7 +122,10 @@ def main() -> None:
                     f"{name}: byte-identical: {'yes' if identical_csvs(work / 'local' / 'processed', work / name / 'processed') else 'no'}"
                 )
         for name in ("dask", "dask-up"):
-            print(f"LocalCluster ÷ local ({name}): {local_total / sum(results[name].values()):.2f} (target ≥ 0.85)")
+            print(
+                f"LocalCluster ÷ local ({name}): {local_total / sum(results[name].values()):.2f} wall (target ≥ 0.85), "
+                f"{cpu['local'] / cpu[name]:.2f} CPU"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

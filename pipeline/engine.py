@@ -96,8 +96,12 @@ class DaskSession:
         where = self.scheduler or "a LocalCluster on this machine"
         self.log(f"engine: Dask, {len(workers)} worker(s) at {where}")
 
-    def close(self) -> None:
-        # close quietly even after Ctrl-C: the workers' own shutdown messages are noise
+    def close(self, interrupted: bool = False) -> None:
+        if interrupted:
+            # after Ctrl-C or an error, tearing down busy workers makes dask log errors
+            # and asyncio report their unread futures: noise beside the one message that matters
+            for name in ("distributed", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         with contextlib.suppress(Exception):
             if self._client is not None:
                 self._client.close()
@@ -119,12 +123,15 @@ def dask_session(config: dict[str, Any], log: Callable[[str], None] = print) -> 
     if config["engine"]["kind"] != "dask" or _session is not None:
         yield _session
         return
-    _session = DaskSession(config["engine"]["scheduler"], log)
+    session = _session = DaskSession(config["engine"]["scheduler"], log)
     try:
-        yield _session
-    finally:
-        session, _session = _session, None
-        session.close()
+        yield session
+    except BaseException:
+        _session = None
+        session.close(interrupted=True)
+        raise
+    _session = None
+    session.close()
 
 
 def ordered_results(
