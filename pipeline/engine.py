@@ -239,9 +239,6 @@ class ModelPlugin(WorkerPlugin):
             _worker_builds += 1
         self.nlp, self.worker_info = _worker_pipelines[self.key]
 
-    def teardown(self, worker: Any) -> None:
-        pass
-
 
 def _extract_task(documents: list[Any], batch_size: int, max_chunk_chars: int) -> list[tuple[Any, ...]]:
     global _worker_batches
