@@ -67,16 +67,13 @@ def write_corpus(folder: Path, n_docs: int, sentences: list[str], seed: int = 0)
     return texts
 
 
-def run_pipeline(
-    raw: Path, processed: Path, n_process: int, extra: tuple[str, ...] | list[str] = ()
-) -> dict[str, float]:
+def run_pipeline(raw: Path, processed: Path, n_process: int) -> dict[str, float]:
     """`presseabgleich run` as a user runs it (one process); stage times from its log.
-    The working directory is the benchmark's scratch folder so no state lands in the repo.
-    `extra`: more options (bench_engine.py: the engine)."""
+    The working directory is the benchmark's scratch folder so no state lands in the repo."""
     args = [sys.executable, "-m", "pipeline", "run", "--raw-dir", str(raw), "--processed-dir", str(processed)]
     started = time.perf_counter()
     result = subprocess.run(
-        [*args, "--n-process", str(n_process), *extra], cwd=processed.parent, capture_output=True, text=True
+        [*args, "--n-process", str(n_process)], cwd=processed.parent, capture_output=True, text=True
     )
     total = time.perf_counter() - started
     if result.returncode not in (0, 3):
