@@ -103,6 +103,20 @@ NProcessOption = Annotated[
         show_default=_default("extract", "n_process"),
     ),
 ]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine", help="Where ingest and extraction run: local or dask.", show_default=_default("engine", "kind")
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786) for --engine dask; empty starts a LocalCluster.",
+        show_default="empty, config engine.scheduler",
+    ),
+]
 
 
 def log(message: str) -> None:
@@ -116,6 +130,8 @@ def _config(
     model: str | None = None,
     n_process: int | None = None,
     csv_dialect: str | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     try:
         return load_config(
@@ -128,6 +144,7 @@ def _config(
                 "model": {"name": model},
                 "extract": {"n_process": n_process},
                 "export": {"csv_dialect": csv_dialect},
+                "engine": {"kind": engine, "scheduler": scheduler},
             },
         )
     except ConfigError as exc:
@@ -170,7 +187,12 @@ def _ingest(cfg: dict[str, Any]) -> int:
     processed_dir = Path(cfg["paths"]["processed_dir"])
     own_files = [Path(cfg["paths"]["entity_ids_file"]), Path(cfg["paths"]["decisions_file"])]
     try:
-        result = run_ingest(raw_dir, processed_dir, cfg["ingest"], exclude=own_files)
+        reader = None
+        if cfg["engine"]["kind"] == "dask":
+            from pipeline.engine import file_reader
+
+            reader = file_reader(cfg, log=log)
+        result = run_ingest(raw_dir, processed_dir, cfg["ingest"], exclude=own_files, reader=reader)
     except FileNotFoundError as exc:
         log(f"error: {exc}")
         raise typer.Exit(1) from exc
@@ -334,24 +356,52 @@ def _report(cfg: dict[str, Any]) -> None:
         )
 
 
-@app.command(epilog=example("ingest --raw-dir Pressemitteilungen"))
-def ingest(config: ConfigOption = None, raw_dir: RawOption = None, processed_dir: ProcessedOption = None) -> None:
+@contextlib.contextmanager
+def _engine(cfg: dict[str, Any]) -> Iterator[None]:
+    """The Dask cluster of this command when engine.kind is dask (started on first use,
+    closed at the end, also on Ctrl-C); nothing with the local engine."""
+    if cfg["engine"]["kind"] != "dask":
+        yield
+        return
+    from pipeline.engine import EngineError, dask_session
+
+    try:
+        with dask_session(cfg, log=log):
+            yield
+    except EngineError as exc:
+        log(f"error: {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command(epilog=example("ingest --raw-dir Pressemitteilungen", "ingest --engine dask --scheduler tcp://host:8786"))
+def ingest(
+    config: ConfigOption = None,
+    raw_dir: RawOption = None,
+    processed_dir: ProcessedOption = None,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+) -> None:
     """Stage 1: read .txt/.md/.html press releases into documents.parquet."""
-    code = _ingest(_config(config, raw_dir, processed_dir))
+    cfg = _config(config, raw_dir, processed_dir, engine=engine, scheduler=scheduler)
+    with _engine(cfg):
+        code = _ingest(cfg)
     raise typer.Exit(code)
 
 
-@app.command(epilog=example("extract --n-process 2"))
+@app.command(epilog=example("extract --n-process 2", "extract --engine dask"))
 def extract(
     config: ConfigOption = None,
     processed_dir: ProcessedOption = None,
     model: ModelOption = None,
     n_process: NProcessOption = None,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Stage 2: German NER plus rules over documents.parquet into mentions.parquet."""
-    cfg = _config(config, None, processed_dir, model, n_process)
+    cfg = _config(config, None, processed_dir, model, n_process, engine=engine, scheduler=scheduler)
     _require_model(cfg["model"])
-    _extract(cfg)
+    with _engine(cfg):
+        _extract(cfg)
 
 
 @app.command(epilog=example("resolve"))
@@ -376,7 +426,11 @@ def report(
     _report(_config(config, None, processed_dir, csv_dialect=csv_dialect))
 
 
-@app.command(epilog=example("run --raw-dir Pressemitteilungen --processed-dir Ergebnisse"))
+@app.command(
+    epilog=example(
+        "run --raw-dir Pressemitteilungen --processed-dir Ergebnisse", "run --engine dask --scheduler tcp://host:8786"
+    )
+)
 def run(
     config: ConfigOption = None,
     raw_dir: RawOption = None,
@@ -384,11 +438,13 @@ def run(
     model: ModelOption = None,
     n_process: NProcessOption = None,
     csv_dialect: DialectOption = None,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """All stages in order on the input folder."""
     from pipeline.review.state import CurationFilesMissing, check_curation_files
 
-    cfg = _config(config, raw_dir, processed_dir, model, n_process, csv_dialect)
+    cfg = _config(config, raw_dir, processed_dir, model, n_process, csv_dialect, engine, scheduler)
     try:
         check_curation_files(Path(cfg["paths"]["processed_dir"]), cfg)
     except CurationFilesMissing as exc:
@@ -397,10 +453,11 @@ def run(
     _require_model(cfg["model"])  # before any work: say at once when no model can be had
     with _processed_folder_lock(Path(cfg["paths"]["processed_dir"])):
         _remove_stale_temporaries(cfg)
-        code = _ingest(cfg)
-        if code == 1:
-            raise typer.Exit(1)
-        _extract(cfg)
+        with _engine(cfg):  # one cluster for both; closed before resolve, which runs here
+            code = _ingest(cfg)
+            if code == 1:
+                raise typer.Exit(1)
+            _extract(cfg)
         _resolve(cfg)
         _report(cfg)  # before export: the workbook has a sheet of the report's discrepancies
         workbook = _export(cfg, background=True)

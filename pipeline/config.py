@@ -34,6 +34,19 @@ def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> dict[s
     return merged
 
 
+ENGINE_KINDS = ("local", "dask")
+
+
+def _check(config: dict[str, Any]) -> dict[str, Any]:
+    """Settings with a closed set of values, checked at once rather than deep inside a stage."""
+    engine = config["engine"]
+    if engine["kind"] not in ENGINE_KINDS:
+        raise ConfigError(f"engine.kind: {engine['kind']!r} is not one of {', '.join(ENGINE_KINDS)}")
+    if not isinstance(engine["scheduler"], str):
+        raise ConfigError("engine.scheduler: must be a text (an address like tcp://host:8786, or empty)")
+    return config
+
+
 def load_config(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Defaults, then `path` (or ./presseabgleich.toml if present), then `overrides`.
 
@@ -51,4 +64,4 @@ def load_config(path: Path | None = None, overrides: dict[str, dict[str, Any]] |
     if overrides:
         cleaned = {section: {k: v for k, v in values.items() if v is not None} for section, values in overrides.items()}
         config = _merge(config, cleaned, "command line")
-    return config
+    return _check(config)

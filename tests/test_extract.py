@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.extract import MENTIONS_FILE, RULE_COMPONENTS, RUN_INFO_FILE
+from pipeline.extract import MENTION_COLUMNS, MENTIONS_FILE, RULE_COMPONENTS, RUN_INFO_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -102,3 +102,19 @@ def test_worker_processes_give_the_same_mentions_as_one_process(sample_run, nlp_
             )
         )
         assert rows == expected, (batch_size, start_method)
+
+
+def test_two_persons_that_would_grow_into_the_same_word_do_not_overlap(nlp_and_info):
+    """A name the model reads as two persons ("Friederike" and "Sophie") around a first
+    name both could take ("Auguste"): the text used to stop the whole run (spaCy E1010)."""
+    from pipeline.extract import extract_batch
+
+    nlp, _ = nlp_and_info
+    text = (
+        "Bei Dieter Dorn hatte Kremer als Student noch erfolglos angeklopft. In diesem Jahr legte "
+        "Friederike Auguste Sophie zu Anhalt-Zerbst den Grundstein des Tourismus."
+    )
+    rows = extract_batch(nlp, [("doc", text, "[]")])
+    persons = [row for row in rows if row[MENTION_COLUMNS.index("label")] == "PER"]
+    spans = sorted((row[MENTION_COLUMNS.index("start")], row[MENTION_COLUMNS.index("end")]) for row in persons)
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))

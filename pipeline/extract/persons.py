@@ -61,6 +61,7 @@ class PersonFinder:
         lex = self.lex
         repaired = []
         occupied = {i for e in entities for i in range(e.start, e.end)}
+        claimed: set[int] = set()  # tokens of the persons repaired so far
         for entity in entities:
             if entity.label_ != "PER":
                 repaired.append(entity)
@@ -92,8 +93,15 @@ class PersonFinder:
             ):
                 end += 1
             end = self.with_genitive_apostrophe(doc, end)
-            unchanged = (start, end) == (entity.start, entity.end)
-            repaired.append(entity if unchanged else rule_span(doc, start, end, "PER", "model+rule"))
+            # "Friederike Auguste Sophie" read as two persons: both would grow into
+            # "Auguste", and spaCy refuses overlapping entities; the second stays as it was
+            grows_into_another = any(
+                i in claimed or (i in occupied and not entity.start <= i < entity.end) for i in range(start, end)
+            )
+            unchanged = (start, end) == (entity.start, entity.end) or grows_into_another
+            span = entity if unchanged else rule_span(doc, start, end, "PER", "model+rule")
+            claimed.update(range(span.start, span.end))
+            repaired.append(span)
         return repaired
 
     def with_genitive_apostrophe(self, doc: Doc, end: int) -> int:

@@ -260,7 +260,8 @@ def extractor_key(info: ModelInfo) -> str:
 def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -> tuple[pd.DataFrame, ModelInfo]:
     """Stage entry point. Incremental: a document whose text and extractor (model +
     rules) are unchanged since the last run keeps its mentions; only new or changed
-    documents go through the model."""
+    documents go through the model, on this machine or (config engine.kind) on a
+    Dask cluster: either gives the same mentions."""
     documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest")
     info = model_info(config["model"], log=log)
     key = extractor_key(info)
@@ -280,7 +281,11 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         else None
     )
     frames: list[pd.DataFrame] = []
-    if len(todo):
+    if len(todo) and config["engine"]["kind"] == "dask":
+        from pipeline.engine import extract_on_dask  # imports dask: only when asked for
+
+        frames = list(row_frames(extract_on_dask(todo, config, info, log=log)))
+    elif len(todo):
         nlp, info = build_nlp(config["model"], log=log, info=info)
         log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
         extract_config = config["extract"]

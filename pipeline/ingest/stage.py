@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,28 @@ def read_document(path: Path, raw_dir: Path, config: dict[str, Any], doc_id: str
     )
 
 
+def read_outcome(
+    path: Path, raw_dir: Path, config: dict[str, Any], doc_id: str, relative: str
+) -> Document | IngestProblem:
+    """read_document, with the reason as a problem row instead of an exception."""
+    try:
+        return read_document(path, raw_dir, config, doc_id)
+    except SkipFile as skip:
+        return IngestProblem(relative, skip.problem, skip.detail)
+    except OSError as exc:
+        return IngestProblem(relative, "unreadable", exc.strerror or str(exc))
+
+
+FileTask = tuple[Path, str, str]  # path, doc_id, relative (printable) path
+# Reads a batch of files: one outcome per file, in order. Pure, so another engine
+# can run it anywhere (pipeline/engine.py runs batches of it as Dask tasks).
+BatchReader = Callable[[list[FileTask], Path, dict[str, Any]], list["Document | IngestProblem"]]
+
+
+def read_batch(files: list[FileTask], raw_dir: Path, config: dict[str, Any]) -> list[Document | IngestProblem]:
+    return [read_outcome(path, raw_dir, config, doc_id, relative) for path, doc_id, relative in files]
+
+
 def _relative_parts(path: Path, raw_dir: Path) -> tuple[str, ...]:
     return path.relative_to(raw_dir).parts if path.is_relative_to(raw_dir) else (path.name,)
 
@@ -158,18 +180,28 @@ def ingest_files(
     config: dict[str, Any],
     known: dict[str, dict[str, Any]] | None = None,
     exclude: Iterable[Path] = (),
+    reader: BatchReader | None = None,
 ) -> IngestResult:
     """Pure part of the stage: read every file, never raise for a bad one. `known`:
     the last run's document rows by doc_id, reused for unchanged files; `exclude`:
-    our own outputs, never read."""
+    our own outputs, never read. `reader`: reads the files that are not reused
+    ahead of the loop, all in one call (another engine's workers); the loop then
+    only keeps order, IDs and duplicates, so the result is the same as without."""
     result = IngestResult([], [], [])
     seen_hashes: dict[str, str] = {}
     taken_ids: dict[str, str] = {}
+    listed: Iterable[InputFile | IngestProblem] = iter_input_files(raw_dir, config["suffixes"], exclude)
+    prefetched: dict[tuple[Path, str], Document | IngestProblem] = {}
+    if reader is not None:
+        listed = list(listed)
+        wanted = [item for item in listed if isinstance(item, InputFile) and not _reusable(item, known)]
+        outcomes = reader([(item.path, item.doc_id, item.relative) for item in wanted], raw_dir, config)
+        prefetched = {(item.path, item.doc_id): outcome for item, outcome in zip(wanted, outcomes, strict=True)}
 
     def report(problem: IngestProblem) -> None:
         (result.notes if problem.kind == NOTE else result.problems).append(problem)
 
-    for item in iter_input_files(raw_dir, config["suffixes"], exclude):
+    for item in listed:
         if isinstance(item, IngestProblem):
             report(item)
             continue
@@ -177,16 +209,19 @@ def ingest_files(
         item.doc_id = doc_id
         try:
             document = unchanged_document(item, known) if known else None
-            if document is None:
-                document = read_document(item.path, raw_dir, config, doc_id)
-            else:
-                result.reused += 1
-        except SkipFile as skip:
-            report(IngestProblem(item.relative, skip.problem, skip.detail))
-            continue
         except OSError as exc:
             report(IngestProblem(item.relative, "unreadable", exc.strerror or str(exc)))
             continue
+        if document is None:
+            # read ahead under the file's own doc_id; a renamed one (rare) is read again here
+            document = prefetched.pop((item.path, doc_id), None)
+            if document is None:
+                document = read_outcome(item.path, raw_dir, config, doc_id, item.relative)
+            if isinstance(document, IngestProblem):
+                report(document)
+                continue
+        else:
+            result.reused += 1
         if document.content_hash in seen_hashes:
             report(
                 IngestProblem(
@@ -200,6 +235,13 @@ def ingest_files(
         seen_hashes[document.content_hash] = item.relative
         result.documents.append(document)
     return result
+
+
+def _reusable(item: InputFile, known: dict[str, dict[str, Any]] | None) -> bool:
+    try:
+        return bool(known) and unchanged_document(item, known) is not None
+    except OSError:
+        return False  # the loop reports it
 
 
 def documents_frame(documents: list[Document]) -> pd.DataFrame:
@@ -221,7 +263,11 @@ def errors_frame(problems: Iterable[IngestProblem]) -> pd.DataFrame:
 
 
 def run_ingest(
-    raw_dir: Path, processed_dir: Path, config: dict[str, Any], exclude: Iterable[Path] = ()
+    raw_dir: Path,
+    processed_dir: Path,
+    config: dict[str, Any],
+    exclude: Iterable[Path] = (),
+    reader: BatchReader | None = None,
 ) -> IngestResult:
     """Stage entry point: read `raw_dir`, write documents and errors to `processed_dir`.
     The processed folder and `exclude` (the ID registry, the decisions file) are
@@ -229,7 +275,7 @@ def run_ingest(
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"input folder {raw_dir} does not exist")
     key = reader_key(config)
-    result = ingest_files(raw_dir, config, _known_documents(processed_dir, key), [processed_dir, *exclude])
+    result = ingest_files(raw_dir, config, _known_documents(processed_dir, key), [processed_dir, *exclude], reader)
     write_parquet_atomic(processed_dir / DOCUMENTS_FILE, documents_frame(result.documents))
     write_json_atomic(processed_dir / INGEST_STATE_FILE, {"reader": key})
     write_text_atomic(processed_dir / ERRORS_FILE, errors_frame(result.problems + result.notes).to_csv(index=False))
