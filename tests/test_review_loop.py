@@ -66,7 +66,7 @@ def test_a_decision_sticks_and_the_decisions_file_is_never_touched(tmp_path):
     report = read(tmp_path / "processed" / "discrepancies.csv").set_index("entity_id")
     assert report.loc[luengen["entity_id"], "status"] == "decided"
     assert (report["status"] == "open").sum() == 1
-    assert "decision 99" in output and "stale" in output and "not in the ID registry" in output
+    assert "Warnung: Entscheidung 99" in output and "veraltet" in output and "not in the ID registry" in output
 
 
 def outputs(folder: Path) -> dict[str, bytes]:
@@ -153,7 +153,7 @@ def test_a_run_that_cannot_find_the_decisions_stops_instead_of_undoing_them(tmp_
     assert outputs(tmp_path / "processed") == before
     # review finds the decisions where the run that made the outputs found them
     output = run_cli(["review", "list", "--processed-dir", str(tmp_path / "processed")])
-    assert "discrepancies" in output
+    assert "Abweichungen" in output
     run_cli(["review", "rename", people["entity_id"].iloc[1], "Name B", "--processed-dir", str(tmp_path / "processed")])
     assert (tmp_path / "decisions.csv").read_text(encoding="utf-8-sig").count("\n") == 3
 
