@@ -364,6 +364,7 @@ def _workbook(job: Any) -> None:
 def _report(cfg: dict[str, Any]) -> None:
     from pipeline.resolve import DECISION_STATUS_FILE
     from pipeline.review.report import DISCREPANCIES_CSV, DISCREPANCIES_HTML, run_report
+    from pipeline.show import SHOW_DIR
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
     try:
@@ -382,6 +383,8 @@ def _report(cfg: dict[str, Any]) -> None:
             file=processed_dir / DISCREPANCIES_HTML,
         )
     )
+    pages = processed_dir / SHOW_DIR
+    log(say("report.show_pages", pages=len(list(pages.glob("*.html"))), folder=pages))
     limit = cfg["report"]["log_open_limit"]
     for row in open_items.head(limit).itertuples(index=False):
         log(f"        {row.kind:<16} {row.entity_id or '-':<13} {row.canonical_name}")

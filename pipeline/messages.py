@@ -165,8 +165,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "        … and {more} more ({kinds} in all) in {file}",
     },
     "report.show_pages": {
-        "de": "        {pages} Dokumentseiten (je Dokument jede Erwähnung markiert) → {folder}",
-        "en": "        {pages} document pages (every mention marked) → {folder}",
+        "de": "        {pages} Dokumentseiten mit markierten Erwähnungen → {folder}",
+        "en": "        {pages} document pages with the mentions marked → {folder}",
     },
     "report.decision_problem": {
         "de": "Warnung: Entscheidung {decision} ({action} {entity}) {status}: {where}{detail}",
