@@ -197,12 +197,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "review.status.unsure": {"de": "unsicher", "en": "unsure"},
     "review.status.decided": {"de": "entschieden", "en": "decided"},
     "review.no_entity": {
-        "de": "Fehler: keine Entität {entity!r} in den Ergebnissen des letzten Laufs "
-        "(siehe people.csv, places.csv, organisations.csv)",
+        "de": "Fehler: keine Person, kein Ort und keine Organisation mit der ID {entity!r} in den Ergebnissen "
+        "des letzten Laufs (siehe people.csv, places.csv, organisations.csv)",
         "en": "error: no entity {entity!r} in the last run's outputs (see people.csv, places.csv, organisations.csv)",
     },
     "review.already_one": {
-        "de": "Fehler: {a} und {b} sind bereits eine Entität ({entity})",
+        "de": "Fehler: {a} und {b} sind bereits zusammengeführt ({entity})",
         "en": "error: {a} and {b} are already one entity ({entity})",
     },
     "review.types_differ": {

@@ -137,7 +137,7 @@ def test_review_answers_in_german_by_default_and_in_english_with_the_option(tmp_
     args = review_folder(tmp_path)
     unknown = runner.invoke(app, ["review", "accept", "P-0000000000", *args])
     assert unknown.exit_code == 1
-    assert unknown.output.startswith("Fehler: keine Entität 'P-0000000000' in den Ergebnissen des letzten Laufs")
+    assert unknown.output.startswith("Fehler: keine Person, kein Ort und keine Organisation mit der ID 'P-0000000000'")
     undecided = runner.invoke(app, ["review", "accept", "P-1111111111", *args])
     assert undecided.exit_code == 1 and "Fehler: für P-1111111111 gibt es keinen Vorschlag" in undecided.output
     mixed = runner.invoke(app, ["review", "same", "P-1111111111", "L-2222222222", *args])
