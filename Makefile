@@ -60,4 +60,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix pipeline tests bench
 
 clean:
-	rm -rf data/processed/*.parquet data/processed/*.csv data/processed/*.json data/processed/*.xlsx data/processed/*.html
+	rm -rf data/processed/*.parquet data/processed/*.csv data/processed/*.json data/processed/*.xlsx data/processed/*.html data/processed/show

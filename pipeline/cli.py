@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from pipeline.config import ConfigError, default_config, load_config
+from pipeline.messages import LANGUAGE_ENV, LANGUAGES, decimal, problem_name, say, set_language
 
 EXIT_PARTIAL = 3
 DEFAULTS = default_config()  # the packaged config.toml: --help shows its values as the defaults
@@ -44,17 +45,37 @@ app = typer.Typer(
 )
 
 
+_language_option: str | None = None  # `--language` of this invocation; beats the config and the environment
+
+
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
     ] = False,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help=f"Language of the log, the review messages and the report: de or en (also ${LANGUAGE_ENV}).",
+            show_default=f"{DEFAULTS['report']['language']}, config report.language",
+        ),
+    ] = None,
 ) -> None:
     """Presseabgleich: German press releases → people, places and organisations, reconciled.
 
     Example: presseabgleich run --raw-dir Pressemitteilungen
     """
+    global _language_option
+    _language_option = language.strip().lower() if language else None
+    # until the configuration is read, the flag or the environment decides; each invocation starts afresh
+    ctx.call_on_close(lambda: set_language(None))
+    set_language(_language_option if _language_option in LANGUAGES else None)
+    if _language_option is not None and _language_option not in LANGUAGES:
+        log(say("unknown_language", value=language, where="--language"))
+        raise typer.Exit(1)
 
 
 def example(*command_lines: str) -> str:
@@ -123,6 +144,35 @@ def log(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _error(exc: BaseException) -> str:
+    """The log line for an error a stage raised: files the user must make first and
+    outputs that cannot be written in the reader's language, others with their own text."""
+    from pipeline.io import MissingInput, OutputWriteError
+
+    if isinstance(exc, MissingInput):
+        return say("missing_output", path=exc.path, stage=exc.stage)
+    if isinstance(exc, OutputWriteError):
+        return say("write_failed", path=exc.target, reason=exc.cause.strerror or exc.cause)
+    return say("error", detail=exc)
+
+
+def _choose_language(cfg: dict[str, Any]) -> None:
+    """`--language`, else $PRESSEABGLEICH_LANGUAGE, else `[report] language`: for the log,
+    the review messages and the report page alike."""
+    import os
+
+    chosen, where = _language_option, "--language"
+    if chosen is None and os.environ.get(LANGUAGE_ENV, "").strip():
+        chosen, where = os.environ[LANGUAGE_ENV].strip().lower(), LANGUAGE_ENV
+    if chosen is None:
+        chosen, where = str(cfg["report"]["language"]).strip().lower(), "[report] language"
+    if chosen not in LANGUAGES:
+        log(say("unknown_language", value=chosen, where=where))
+        raise typer.Exit(1)
+    cfg["report"]["language"] = chosen
+    set_language(chosen)
+
+
 def _config(
     config: Path | None,
     raw_dir: Path | None = None,
@@ -134,7 +184,7 @@ def _config(
     scheduler: str | None = None,
 ) -> dict[str, Any]:
     try:
-        return load_config(
+        cfg = load_config(
             config,
             {
                 "paths": {
@@ -148,17 +198,18 @@ def _config(
             },
         )
     except ConfigError as exc:
-        log(f"error: {exc}")
+        log(say("error", detail=exc))
         raise typer.Exit(1) from exc
+    _choose_language(cfg)
+    return cfg
 
 
 def _remove_stale_temporaries(cfg: dict[str, Any]) -> None:
     """Temporary files a killed run left behind (the finished files are intact): in the
-    processed folder, and beside the ID registry."""
+    processed folder and its pages' folder, and beside the ID registry."""
     folder = Path(cfg["paths"]["processed_dir"])
-    if folder.is_dir():
-        for leftover in folder.glob(".*.tmp"):
-            leftover.unlink(missing_ok=True)
+    for leftover in [*folder.glob(".*.tmp"), *folder.glob("show/.*.tmp")]:
+        leftover.unlink(missing_ok=True)
     registry = Path(cfg["paths"]["entity_ids_file"])
     if registry.parent.is_dir():
         for leftover in registry.parent.glob(f".{registry.name}.*.tmp"):
@@ -174,7 +225,7 @@ def timed(stage: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return stage(*args, **kwargs)
         finally:
-            log(f"        {stage.__name__.lstrip('_')} took {time.perf_counter() - started:.2f} s")
+            log(say("took", stage=stage.__name__.lstrip("_"), seconds=decimal(time.perf_counter() - started)))
 
     return wrapper
 
@@ -194,20 +245,26 @@ def _ingest(cfg: dict[str, Any]) -> int:
             reader = file_reader(cfg, log=log)
         result = run_ingest(raw_dir, processed_dir, cfg["ingest"], exclude=own_files, reader=reader)
     except FileNotFoundError as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     for problem in result.problems:
-        log(f"skipped {problem.file}: {problem.problem} ({problem.detail})")
+        log(say("ingest.skipped", file=problem.file, problem=problem_name(problem.problem), detail=problem.detail))
     for note in result.notes:
-        log(f"note: {note.file}: {note.problem} ({note.detail})")
+        log(say("ingest.note", file=note.file, problem=problem_name(note.problem), detail=note.detail))
     log(
-        f"ingest: {len(result.documents)} documents from {raw_dir} ({result.reused} unchanged since the last run), "
-        f"{len(result.problems)} skipped, {len(result.notes)} note{'' if len(result.notes) == 1 else 's'}"
+        say(
+            "ingest.done",
+            documents=len(result.documents),
+            folder=raw_dir,
+            reused=result.reused,
+            skipped=len(result.problems),
+            notes=len(result.notes),
+        )
     )
     if result.problems or result.notes:
-        log(f"        skipped files and notes are listed in {processed_dir / ERRORS_FILE}")
+        log(say("ingest.listed", file=processed_dir / ERRORS_FILE))
     if not result.documents:
-        log("error: no usable documents")
+        log(say("ingest.nothing"))
         return 1
     return EXIT_PARTIAL if result.problems else 0
 
@@ -224,13 +281,13 @@ def no_model_message(model_config: dict[str, Any]) -> str | None:
     folder = ner_data_dir(model_config).resolve()
     if all((folder / file).is_file() for file in model_config["train_files"]):
         return None
-    return (
-        f"error: no German model is available. {name or 'No spaCy model'} is not installed, and the training "
-        f"data for the fallback model ({', '.join(model_config['train_files'])}) is not in {folder}.\n"
-        f"  Either install spaCy's model (needs access to github.com):\n"
-        f"      {download_command(name or 'de_core_news_sm')}\n"
-        f"  or give the GermEval 2014 files: set {DATA_ENV}=/path/to/germeval2014 "
-        f"(or ner_data_dir under [model] in presseabgleich.toml) and run again."
+    return say(
+        "model.none",
+        name=name or say("model.no_name"),
+        files=", ".join(model_config["train_files"]),
+        folder=folder,
+        command=download_command(name or "de_core_news_sm"),
+        env=DATA_ENV,
     )
 
 
@@ -249,11 +306,11 @@ def _extract(cfg: dict[str, Any]) -> None:
     try:
         mentions, _ = run_extract(processed_dir, cfg, log=log)
     except FileNotFoundError as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     counts = mentions["label"].value_counts().to_dict() if len(mentions) else {}
     summary = ", ".join(f"{label} {count}" for label, count in sorted(counts.items()))
-    log(f"extract: {len(mentions)} mentions ({summary}) → {processed_dir / MENTIONS_FILE}")
+    log(say("extract.done", mentions=len(mentions), counts=summary, file=processed_dir / MENTIONS_FILE))
 
 
 @timed
@@ -270,18 +327,24 @@ def _resolve(cfg: dict[str, Any]) -> None:
         result = run_resolve(processed_dir, cfg, run_stamp=datetime.now(UTC).isoformat(timespec="seconds"))
         record_curation_files(processed_dir, cfg)
     except (FileNotFoundError, ValueError, DecisionsFileError, CurationFilesMissing) as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     entities = result["entities"]
     counts = entities["type"].value_counts().to_dict()
-    undecided = int((entities["canonical_status"] == "undecided").sum())
     log(
-        f"resolve: {len(result['links'])} mentions → {len(entities)} entities "
-        f"(PER {counts.get('PER', 0)}, LOC {counts.get('LOC', 0)}, ORG {counts.get('ORG', 0)}; "
-        f"{undecided} with an undecided name) → {processed_dir / ENTITIES_FILE}"
+        say(
+            "resolve.done",
+            mentions=len(result["links"]),
+            entities=len(entities),
+            per=counts.get("PER", 0),
+            loc=counts.get("LOC", 0),
+            org=counts.get("ORG", 0),
+            undecided=int((entities["canonical_status"] == "undecided").sum()),
+            file=processed_dir / ENTITIES_FILE,
+        )
     )
     for old, new in result["merged_ids"].items():
-        log(f"        entity {old} is now part of {new} (merged by new evidence)")
+        log(say("resolve.merged", old=old, new=new))
 
 
 @timed
@@ -291,17 +354,17 @@ def _export(cfg: dict[str, Any], background: bool = False) -> Any:
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
     if cfg["export"]["csv_dialect"] not in DIALECTS:
-        log(f"error: unknown CSV dialect {cfg['export']['csv_dialect']!r}; use one of {', '.join(DIALECTS)}")
+        log(say("export.unknown_dialect", dialect=cfg["export"]["csv_dialect"], choices=", ".join(DIALECTS)))
         raise typer.Exit(1)
     try:
         tables, workbook = run_export(processed_dir, cfg, log=log, background=background)
     except WorkbookNotWritten as exc:  # its writer said why
         raise typer.Exit(1) from exc
     except (FileNotFoundError, RuntimeError) as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
-    written = ", ".join(tables) + (" and presseabgleich.xlsx" if cfg["export"]["write_xlsx"] else "")
-    log(f"export: {written} ({cfg['export']['csv_dialect']}) in {processed_dir}")
+    done = "export.done_xlsx" if cfg["export"]["write_xlsx"] else "export.done"
+    log(say(done, tables=", ".join(tables), dialect=cfg["export"]["csv_dialect"], folder=processed_dir))
     return workbook
 
 
@@ -315,7 +378,7 @@ def _workbook(job: Any) -> None:
     except WorkbookNotWritten as exc:
         raise typer.Exit(1) from exc
     except RuntimeError as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
 
 
@@ -323,36 +386,55 @@ def _workbook(job: Any) -> None:
 def _report(cfg: dict[str, Any]) -> None:
     from pipeline.resolve import DECISION_STATUS_FILE
     from pipeline.review.report import DISCREPANCIES_CSV, DISCREPANCIES_HTML, run_report
+    from pipeline.show import SHOW_DIR
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
     try:
         discrepancies, duplicates = run_report(processed_dir, cfg)
     except FileNotFoundError as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     open_items = discrepancies[discrepancies["status"] == "open"]
     open_pairs = duplicates[duplicates["status"] != "decided"]
     log(
-        f"report: {len(open_items)} open and {len(discrepancies) - len(open_items)} decided discrepancies, "
-        f"{len(open_pairs)} possible duplicates to review → {processed_dir / DISCREPANCIES_HTML}"
+        say(
+            "report.done",
+            open=len(open_items),
+            decided=len(discrepancies) - len(open_items),
+            pairs=len(open_pairs),
+            file=processed_dir / DISCREPANCIES_HTML,
+        )
     )
+    pages = processed_dir / SHOW_DIR
+    log(say("report.show_pages", pages=len(list(pages.glob("*.html"))), folder=pages))
     limit = cfg["report"]["log_open_limit"]
     for row in open_items.head(limit).itertuples(index=False):
         log(f"        {row.kind:<16} {row.entity_id or '-':<13} {row.canonical_name}")
     if len(open_items) > limit:
         kinds = open_items["kind"].value_counts().to_dict()
         log(
-            f"        … and {len(open_items) - limit} more ("
-            + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
-            + f" in all) in {processed_dir / DISCREPANCIES_CSV}"
+            say(
+                "report.more",
+                more=len(open_items) - limit,
+                kinds=", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())),
+                file=processed_dir / DISCREPANCIES_CSV,
+            )
         )
     import pandas as pd
 
     statuses = pd.read_parquet(processed_dir / DECISION_STATUS_FILE)
     for row in statuses[statuses["status"].isin(["stale", "invalid"])].itertuples(index=False):
-        where = f"line {row.line}: " if row.line and row.status != "invalid" else ""
+        where = say("report.at_line", line=row.line) if row.line and row.status != "invalid" else ""
         log(
-            f"warning: decision {row.decision_id or '?'} ({row.action or '?'} {row.entity_id}) {row.status}: {where}{row.detail}"
+            say(
+                "report.decision_problem",
+                decision=row.decision_id or "?",
+                action=row.action or "?",
+                entity=row.entity_id,
+                status=say(f"status.{row.status}"),
+                where=where,
+                detail=row.detail,
+            )
         )
 
 
@@ -363,13 +445,16 @@ def _engine(cfg: dict[str, Any]) -> Iterator[None]:
     if cfg["engine"]["kind"] != "dask":
         yield
         return
-    from pipeline.engine import EngineError, dask_session
+    from pipeline.engine import EngineError, SchedulerUnreachable, dask_session
 
     try:
         with dask_session(cfg, log=log):
             yield
+    except SchedulerUnreachable as exc:
+        log(str(exc))  # the whole line, from the catalogue
+        raise typer.Exit(1) from exc
     except EngineError as exc:
-        log(f"error: {exc}")
+        log(say("error", detail=exc))
         raise typer.Exit(1) from exc
 
 
@@ -448,7 +533,7 @@ def run(
     try:
         check_curation_files(Path(cfg["paths"]["processed_dir"]), cfg)
     except CurationFilesMissing as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     _require_model(cfg["model"])  # before any work: say at once when no model can be had
     with _processed_folder_lock(Path(cfg["paths"]["processed_dir"])):
@@ -477,7 +562,7 @@ def _processed_folder_lock(folder: Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        log(f"another run is writing {folder}; waiting for it to finish (Ctrl-C to stop)")
+        log(say("waiting_for_run", folder=folder))
         lock.acquire()
     try:
         yield
@@ -506,7 +591,7 @@ def evaluate(
     cfg = _config(config, None, processed_dir)
     folder = Path(cfg["paths"]["processed_dir"])
     if gold_dir is None and not germeval:
-        log("error: give --gold-dir and/or --germeval")
+        log(say("evaluate.nothing"))
         raise typer.Exit(1)
     results: dict[str, Any] = {}
     try:
@@ -519,12 +604,12 @@ def evaluate(
             _require_model(cfg["model"])
             results["germeval"] = evaluate_germeval(cfg["model"], list(germeval))
     except (FileNotFoundError, ValueError) as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     table = write_results(results, folder)
     pivot = table.pivot_table(index=["section", "item"], columns="metric", values="value", sort=False)
     typer.echo(pivot.to_string(float_format=lambda v: f"{v:.3f}"))
-    log(f"evaluation: {folder / 'evaluation.csv'}, {folder / 'evaluation.json'}")
+    log(say("evaluate.done", csv=folder / "evaluation.csv", json=folder / "evaluation.json"))
 
 
 review_app = typer.Typer(
@@ -568,13 +653,19 @@ def _record(cfg: dict[str, Any], reviewer: str | None, **fields: str) -> None:
         _, problems = read_decisions(path)
         decision = append_decision(path, Decision(decision_id="", reviewer=reviewer or login_name(), **fields))
     except (DecisionsFileError, OSError) as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     for problem in problems:
-        log(f"warning: {path} line {problem.line}: {problem.problem}")
+        log(say("review.file_problem", file=path, line=problem.line, problem=problem.problem))
     log(
-        f"decision {decision.decision_id} ({decision.action} {decision.entity_id}"
-        f"{' ' + decision.value if decision.value else ''}) recorded in {path}; it applies from the next run"
+        say(
+            "review.recorded",
+            decision=decision.decision_id,
+            action=decision.action,
+            entity=decision.entity_id,
+            value=" " + decision.value if decision.value else "",
+            file=path,
+        )
     )
 
 
@@ -584,7 +675,7 @@ def _last_run(cfg: dict[str, Any], name: str):
     try:
         return read_parquet(Path(cfg["paths"]["processed_dir"]) / name, "run")
     except FileNotFoundError as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
 
 
@@ -599,7 +690,7 @@ def _known_entity(cfg: dict[str, Any], entity_id: str):
     if match.empty:
         match = entities[[entity_id in json.loads(m) for m in entities["merged_ids"]]]
     if match.empty:
-        log(f"error: no entity {entity_id!r} in the last run's outputs (see people.csv, places.csv, organisations.csv)")
+        log(say("review.no_entity", entity=entity_id))
         raise typer.Exit(1)
     return match.iloc[0]
 
@@ -623,12 +714,12 @@ def review_list(
     if not all_items:
         discrepancies = discrepancies[discrepancies["status"] == "open"]
         duplicates = duplicates[duplicates["status"] != "decided"]
-    typer.echo(f"{len(discrepancies)} discrepancies, {len(duplicates)} possible duplicates")
+    typer.echo(say("review.summary", discrepancies=len(discrepancies), pairs=len(duplicates)))
     for row in discrepancies.itertuples(index=False):
         forms = json.loads(row.forms) if row.forms else []
         typer.echo(
-            f"{row.discrepancy_id}  {row.status:<8} {row.kind:<16} {row.entity_id or '-':<13} "
-            f"{' | '.join(forms)}  → {row.suggested or '(undecided)'}"
+            f"{row.discrepancy_id}  {say(f'review.status.{row.status}'):<11} {row.kind:<16} {row.entity_id or '-':<13} "
+            f"{' | '.join(forms)}  → {row.suggested or say('review.undecided')}"
         )
         if row.entity_id and row.kind in NAME_KINDS and row.status == "open":
             for command, _ in decision_commands(
@@ -636,14 +727,20 @@ def review_list(
             ):
                 typer.echo(f"    {command}")
     for row in duplicates.itertuples(index=False):
-        typer.echo(
-            f"{row.pair_id}  {row.status:<8} possible duplicate {row.entity_a} {row.name_a} ↔ {row.entity_b} {row.name_b} "
-            f"(score {row.score:.2f}; {row.rules})"
+        pair = say(
+            "review.pair",
+            a=row.entity_a,
+            name_a=row.name_a,
+            b=row.entity_b,
+            name_b=row.name_b,
+            score=decimal(row.score),
+            rules=row.rules,
         )
+        typer.echo(f"{row.pair_id}  {say(f'review.status.{row.status}'):<11} {pair}")
         if row.evidence:
-            typer.echo(f"    for: {row.evidence}")
+            typer.echo(say("review.for", evidence=row.evidence))
         if row.against:
-            typer.echo(f"    against: {row.against}")
+            typer.echo(say("review.against", evidence=row.against))
         if row.status != "decided":
             for command, _ in decision_commands("pair", entity_a=row.entity_a, entity_b=row.entity_b):
                 typer.echo(f"    {command}")
@@ -670,10 +767,10 @@ def _pair_decision(action: str, entity_id: str, other_id: str, config, processed
     cfg = _review_config(config, processed_dir)
     first, second = _known_entity(cfg, entity_id), _known_entity(cfg, other_id)
     if first["entity_id"] == second["entity_id"] and action != "not-same":
-        log(f"error: {entity_id} and {other_id} are already one entity ({first['entity_id']})")
+        log(say("review.already_one", a=entity_id, b=other_id, entity=first["entity_id"]))
         raise typer.Exit(1)
     if first["type"] != second["type"] and action == "same":
-        log(f"error: {entity_id} is a {first['type']}, {other_id} a {second['type']}; retype one of them first")
+        log(say("review.types_differ", a=entity_id, type_a=first["type"], b=other_id, type_b=second["type"]))
         raise typer.Exit(1)
     _record(cfg, reviewer, action=action, entity_id=entity_id, value=other_id, note=note)
 
@@ -731,7 +828,7 @@ def review_accept(
     cfg = _review_config(config, processed_dir)
     entity = _known_entity(cfg, entity_id)
     if entity["canonical_status"] == "undecided":
-        log(f"error: {entity_id} has no suggestion (the texts tie); choose a form with `review rename`")
+        log(say("review.no_suggestion", entity=entity_id))
         raise typer.Exit(1)
     _record(cfg, reviewer, action="accept", entity_id=entity_id, value=entity["canonical_name"], note=note)
 
@@ -751,7 +848,7 @@ def review_rename(
     cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     if not name.strip():
-        log("error: the name is empty")
+        log(say("review.empty_name"))
         raise typer.Exit(1)
     _record(cfg, reviewer, action="rename", entity_id=entity_id, value=name.strip(), note=note)
 
@@ -769,7 +866,7 @@ def review_retype(
     cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     if entity_type.upper() not in {"PER", "LOC", "ORG"}:
-        log("error: TYPE must be PER, LOC or ORG")
+        log(say("review.bad_type"))
         raise typer.Exit(1)
     _record(cfg, reviewer, action="retype", entity_id=entity_id, value=entity_type.upper(), note=note)
 
@@ -805,7 +902,7 @@ def review_split(
     cfg = _review_config(config, processed_dir)
     _known_entity(cfg, entity_id)
     if not mention or any(":" not in m for m in mention):
-        log("error: give each mention as --mention 'doc_id: text'")
+        log(say("review.bad_mention"))
         raise typer.Exit(1)
     _record(cfg, reviewer, action="split", entity_id=entity_id, mentions="; ".join(mention), note=note)
 
@@ -826,11 +923,11 @@ def review_undo(
     try:
         decisions, _ = read_decisions(path)
     except DecisionsFileError as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     target = next((d for d in decisions if d.decision_id == decision_id), None)
     if target is None:
-        log(f"error: no decision {decision_id!r} in {path}")
+        log(say("review.no_decision", decision=decision_id, file=path))
         raise typer.Exit(1)
     _record(cfg, reviewer, action="undo", entity_id=target.entity_id, value=decision_id, note=note)
 
@@ -859,7 +956,7 @@ def train_model(
             shutil.rmtree(model_dir(cfg["model"]), ignore_errors=True)
         info = ensure_fallback_model(cfg["model"], log=log)
     except (FileNotFoundError, ValueError) as exc:
-        log(f"error: {exc}")
+        log(_error(exc))
         raise typer.Exit(1) from exc
     log(format_scores(info.evaluation))
     typer.echo(
@@ -893,9 +990,9 @@ def show(
     try:
         path, n_marks = run_show(Path(cfg["paths"]["processed_dir"]), doc_id, output)
     except (FileNotFoundError, UnknownDocument) as exc:
-        log(f"error: {exc.args[0] if isinstance(exc, UnknownDocument) else exc}")
+        log(say("error", detail=exc.args[0]) if isinstance(exc, UnknownDocument) else _error(exc))
         raise typer.Exit(1) from exc
-    log(f"show: {n_marks} mentions marked → {path}")
+    log(say("show.done", marks=n_marks, file=path))
 
 
 @app.command("install-model", epilog=example("install-model", "install-model --time-limit 300"))
@@ -912,9 +1009,7 @@ def install_model(
     name = cfg["model"]["name"] or "de_core_news_sm"
     if not install(name, time_limit_s=time_limit, log=log):
         # one line only: `make run` goes on to `run`, which explains in full if no model can be had at all
-        log(
-            "        `run` uses the fallback model instead, trained from the GermEval 2014 files where they are present"
-        )
+        log(say("model.fallback_instead"))
         raise typer.Exit(1)
 
 
@@ -924,10 +1019,10 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        log("interrupted: outputs written so far are complete; nothing was half-written")
+        log(say("interrupted"))
         sys.exit(130)
     except OutputWriteError as exc:  # disk full, no permission: one line, not a traceback
-        log(f"error: {exc.strerror}")
+        log(_error(exc))
         sys.exit(1)
 
 

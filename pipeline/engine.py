@@ -31,6 +31,7 @@ from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_wo
 
 from pipeline.ingest.problems import IngestProblem
 from pipeline.ingest.stage import BatchReader, Document, FileTask, read_batch
+from pipeline.messages import say
 from pipeline.model import ModelInfo
 
 PLUGIN_NAME = "presseabgleich-model"
@@ -45,7 +46,8 @@ class EngineError(RuntimeError):
 
 
 class SchedulerUnreachable(EngineError):
-    pass
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(say("engine.unreachable", address=address, reason=reason))
 
 
 def _quiet_dask_logging() -> int:
@@ -82,7 +84,7 @@ class DaskSession:
                 # waits up to distributed.comm.timeouts.connect (30 s unless configured)
                 self._client = Client(self.scheduler, set_as_default=False)
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
-                raise SchedulerUnreachable(f"cannot reach the Dask scheduler at {self.scheduler} ({exc})") from exc
+                raise SchedulerUnreachable(self.scheduler, str(exc)) from exc
         else:
             self._cluster = LocalCluster(
                 n_workers=_cores(),
@@ -93,8 +95,8 @@ class DaskSession:
             )
             self._client = Client(self._cluster, set_as_default=False)
         workers = self._client.scheduler_info().get("workers", {})
-        where = self.scheduler or "a LocalCluster on this machine"
-        self.log(f"engine: Dask, {len(workers)} worker(s) at {where}")
+        where = self.scheduler or say("engine.local_cluster")
+        self.log(say("engine.started", workers=len(workers), where=where))
 
     def close(self, interrupted: bool = False) -> None:
         if interrupted:
@@ -276,7 +278,7 @@ def extract_on_dask(
             raise EngineError(f"a Dask worker cannot load the model: {type(exc).__name__}: {exc}") from exc
         components = next(iter(client.run(_worker_components).values()), info.components)
         info.components = list(components)
-        log(f"Model: {info.describe()}; components: {', '.join(info.components)} (loaded on each Dask worker)")
+        log(say("model.loaded_on_workers", model=info.describe(), components=", ".join(info.components)))
         batches = document_batches(documents, extract_config["batch_size"], extract_config["max_chunk_chars"])
         progress = len(documents) >= extract_config["progress_min_docs"]
         with tqdm(total=len(documents), unit="doc", desc="extract", disable=not progress) as bar:

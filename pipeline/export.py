@@ -47,6 +47,7 @@ from pipeline.columns import (
 )
 from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.io import OutputWriteError, atomic_path, read_parquet, write_text_atomic
+from pipeline.messages import language, say, set_language
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, MENTION_ENTITIES_FILE
 from pipeline.review.decisions import DECISION_COLUMNS
 
@@ -285,12 +286,13 @@ def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.Da
     return tables
 
 
-def _workbook_process(sheets: dict[str, pd.DataFrame], path: Path, parent_pid: int) -> None:
+def _workbook_process(sheets: dict[str, pd.DataFrame], path: Path, parent_pid: int, language: str) -> None:
     """The workbook writer's process: a write that fails is one line (the parent names the file too)."""
+    set_language(language)  # a spawned process (Windows) starts without the parent's choice
     try:
         write_workbook(sheets, path, MAX_SHEET_ROWS, parent_pid)
     except OutputWriteError as exc:
-        print(f"error: {exc.strerror}", file=sys.stderr)
+        print(say("write_failed", path=exc.target, reason=exc.cause.strerror or exc.cause), file=sys.stderr)
         sys.exit(WORKBOOK_NOT_WRITTEN)
 
 
@@ -308,7 +310,7 @@ class WorkbookJob:
         self.path = path
         self.process = multiprocessing.get_context(method).Process(
             target=_workbook_process,
-            args=(sheets, path, os.getpid()),
+            args=(sheets, path, os.getpid(), language()),
             name="presseabgleich-workbook",
         )
         self.process.start()
@@ -344,7 +346,7 @@ def review_sheets(processed_dir: Path, config: dict[str, Any], log: Any = print)
     if report_file.is_file() and report_file.stat().st_mtime_ns >= entities_file.stat().st_mtime_ns:
         sheets["discrepancies"] = flatten_lists(read_parquet(report_file, "report"))
     else:
-        log(f"note: no sheet of discrepancies: {report_file} is missing or older than this run (run `report` first)")
+        log(say("export.no_discrepancies_sheet", file=report_file))
     candidates_file = processed_dir / CANDIDATES_FILE
     if candidates_file.is_file():
         candidates = read_parquet(candidates_file, "resolve")
@@ -354,7 +356,7 @@ def review_sheets(processed_dir: Path, config: dict[str, Any], log: Any = print)
         decisions, _ = read_decisions(decisions_file)
         sheets["decisions"] = pd.DataFrame([d.row() for d in decisions], columns=DECISION_COLUMNS)
     except DecisionsFileError as exc:
-        log(f"note: no sheet of decisions: {exc}")
+        log(say("export.no_decisions_sheet", detail=exc))
     documents_file = processed_dir / DOCUMENTS_FILE
     if documents_file.is_file():
         sheets["documents"] = pd.read_parquet(documents_file, columns=DOCUMENT_COLUMNS)
@@ -377,10 +379,7 @@ def run_export(
         limit = config["export"]["workbook_max_mentions"]
         if limit and len(sheets["mentions"]) > limit:
             del sheets["mentions"]
-            log(
-                f"note: the workbook has no sheet of mentions: {len(tables['mentions.csv']):,} are more than "
-                f"workbook_max_mentions ({limit:,}); mentions.csv has them all"
-            )
+            log(say("export.no_mentions_sheet", mentions=len(tables["mentions.csv"]), limit=limit))
         sheets.update(review_sheets(processed_dir, config, log=log))
         workbook = WorkbookJob(
             {SHEET_NAMES[name]: frame for name, frame in sheets.items()}, processed_dir / WORKBOOK_FILE
@@ -390,10 +389,7 @@ def run_export(
         for file_name, frame in tables.items():
             write_csv(frame, processed_dir / file_name, dialect)
             if len(frame) >= MAX_SHEET_ROWS:
-                log(
-                    f"note: {file_name} has {len(frame):,} rows; Excel and LibreOffice open only the first "
-                    f"{MAX_SHEET_ROWS - 1:,} (the workbook continues the table on further sheets)"
-                )
+                log(say("export.too_many_rows", file=file_name, rows=len(frame), limit=MAX_SHEET_ROWS - 1))
     except BaseException:
         if workbook is not None:
             workbook.stop()

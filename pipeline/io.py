@@ -34,8 +34,10 @@ def new_file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` atomically.
+    `durable`: flushed to the disk first (a power cut cannot leave it empty); pages that are
+    made again from the tables each run skip that, which is most of the cost of a small file.
 
     A symbolic link is resolved first, so the file it points to is replaced and the
     link stays (someone linked data/entity_ids.csv to a shared drive on purpose).
@@ -53,8 +55,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
+        if durable:
+            with open(tmp, "rb") as written:
+                os.fsync(written.fileno())
         os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
     except OSError as exc:
@@ -71,15 +74,27 @@ class OutputWriteError(OSError):
             cause.errno, f"cannot write {target}: {cause.strerror or cause}; its previous version is intact"
         )
         self.target = target
+        self.cause = cause
 
 
-def write_atomic(target: Path, writer: Callable[[IO[Any]], None], mode: str = "w", **open_kwargs: Any) -> None:
-    with atomic_path(target) as tmp, open(tmp, mode, **open_kwargs) as handle:
+class MissingInput(FileNotFoundError):
+    """A stage's input is missing: the stage that writes it has not run yet."""
+
+    def __init__(self, path: Path, stage: str) -> None:
+        super().__init__(f"{path} is missing: run `python -m pipeline {stage}` first")
+        self.path = path
+        self.stage = stage
+
+
+def write_atomic(
+    target: Path, writer: Callable[[IO[Any]], None], mode: str = "w", durable: bool = True, **open_kwargs: Any
+) -> None:
+    with atomic_path(target, durable) as tmp, open(tmp, mode, **open_kwargs) as handle:
         writer(handle)
 
 
-def write_text_atomic(target: Path, text: str) -> None:
-    write_atomic(target, lambda h: h.write(text), encoding="utf-8", newline="")
+def write_text_atomic(target: Path, text: str, durable: bool = True) -> None:
+    write_atomic(target, lambda h: h.write(text), durable=durable, encoding="utf-8", newline="")
 
 
 def write_json_atomic(target: Path, data: Any) -> None:
@@ -93,7 +108,7 @@ def write_parquet_atomic(target: Path, frame: pd.DataFrame) -> None:
 
 def read_parquet(path: Path, stage_hint: str) -> pd.DataFrame:
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python -m pipeline {stage_hint}` first")
+        raise MissingInput(Path(path), stage_hint)
     frame = pd.read_parquet(path)
     # pandas 3 reads text as Arrow-backed strings; the stages walk their values one
     # by one, which is several times faster over plain Python strings.

@@ -41,6 +41,7 @@ from pipeline.germeval import (
     sentences_from_files,
 )
 from pipeline.io import write_json_atomic
+from pipeline.messages import decimal, say
 
 MODEL_INFO_FILE = "presseabgleich_model.json"
 LABEL_COMPONENT = "presseabgleich_pipeline_labels"
@@ -243,10 +244,15 @@ def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = pr
         DocBin(docs=[sentence_to_doc(vocab, s) for s in stop_sentences]).to_disk(work / "stop.spacy")
         (work / "config.cfg").write_text(_package_text("ner_training.cfg"), encoding="utf-8")
         log(
-            f"Training the fallback German NER model (recipe {model_config['recipe']!r}) on "
-            f"{len(train_sentences)} GermEval sentences ({len(stop_sentences)} for early stopping), "
-            f"{model_config['max_steps']} steps (at most {model_config['max_epochs']} epochs or {budget_minutes} "
-            "CPU minutes); once per machine."
+            say(
+                "model.training",
+                recipe=model_config["recipe"],
+                sentences=len(train_sentences),
+                stopping=len(stop_sentences),
+                steps=model_config["max_steps"],
+                epochs=model_config["max_epochs"],
+                minutes=budget_minutes,
+            )
         )
         overrides = {
             "paths.train": str(work / "train.spacy"),
@@ -312,10 +318,15 @@ def train_fallback(model_config: dict[str, Any], output_dir: Path, log: Any = pr
         shutil.move(str(work / "final"), str(output_dir))
     official = evaluation.get("official", evaluation["pipeline"])
     log(
-        f"Fallback model trained in {info.training_seconds:.0f} s ({training_cpu_seconds:.0f} s CPU)"
-        f"{' (stopped by the CPU-time guard before its steps: a shorter training than the measured one)' if stopped_by_budget else ''}; "
-        f"{', '.join(model_config['test_files'])}: official outer F1 {official['f']:.3f}, "
-        f"pipeline-label F1 {evaluation['pipeline']['f']:.3f}"
+        say(
+            "model.trained",
+            seconds=f"{info.training_seconds:.0f}",
+            cpu_seconds=f"{training_cpu_seconds:.0f}",
+            budget=say("model.budget") if stopped_by_budget else "",
+            files=", ".join(model_config["test_files"]),
+            official_f=decimal(official["f"], 3),
+            pipeline_f=decimal(evaluation["pipeline"]["f"], 3),
+        )
     )
     return info
 

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.messages import say
+
 RELEASES = "https://github.com/explosion/spacy-models/releases/download"
 
 
@@ -65,7 +67,7 @@ def install_model(name: str, time_limit_s: float = 120.0, log: Callable[[str], N
     """Install `name` into the running environment unless it is there; True when it is
     installed afterwards. Never raises for network trouble; never runs past the limit."""
     if is_installed(name):
-        log(f"{name} is installed")
+        log(say("model.installed", name=name))
         return True
     import spacy
 
@@ -83,7 +85,7 @@ def install_model(name: str, time_limit_s: float = 120.0, log: Callable[[str], N
         "1",
         url,
     ]
-    log(f"installing {name} from {url} …")
+    log(say("model.installing", name=name, url=url))
     try:
         result = subprocess.run(
             command,
@@ -93,15 +95,15 @@ def install_model(name: str, time_limit_s: float = 120.0, log: Callable[[str], N
             env={**os.environ, "PIP_NO_INPUT": "1"},
         )
     except subprocess.TimeoutExpired:
-        log(f"note: installing {name} took longer than {time_limit_s:.0f} s and was stopped")
+        log(say("model.install_slow", name=name, seconds=f"{time_limit_s:.0f}"))
         return False
     if result.returncode != 0:
-        log(f"note: could not install {name} ({pip_failure(result.stderr)})")
+        log(say("model.install_failed", name=name, reason=pip_failure(result.stderr)))
         return False
     import importlib
 
     importlib.invalidate_caches()
     installed = is_installed(name)
     if installed:
-        log(f"{name} installed")
+        log(say("model.install_done", name=name))
     return installed

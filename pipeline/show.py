@@ -11,11 +11,15 @@ network); Jinja2 escapes every text from the documents.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 import pandas as pd
@@ -26,6 +30,8 @@ from pipeline.io import read_parquet, write_text_atomic
 from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
 
 SHOW_DIR = "show"
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+MAX_NAME_CHARS = 100  # of a page's file name stem: paths on Windows end at 260 characters
 # displaCy's colours where it has the type; contacts share one colour
 COLOURS = {
     "PER": "#aa9cfc",
@@ -64,10 +70,11 @@ tr:target{outline:3px solid #15c}
 </style>
 </head>
 <body>
-<h1>{{ title }}</h1>
+{% if report_href %}<p class="meta"><a href="{{ report_href }}" class="report">← Presseabgleich: zu prüfen</a></p>
+{% endif %}<h1>{{ title }}</h1>
 <p class="meta">Dokument {{ doc_id }}{% if published %} · {{ published }}{% endif %}{% if issuer %} · {{ issuer }}{% endif %} · {{ n_marks }} Erwähnungen</p>
 <div class="text">
-{% for paragraph in paragraphs %}<p>{% for piece in paragraph %}{% if piece.label %}<mark class="entity {{ piece.label }}" id="{{ piece.mark_id }}" data-label="{{ piece.label }}"{% if piece.entity_id %} data-entity="{{ piece.entity_id }}"{% endif %}>{% if piece.entity_id %}<a href="#{{ piece.row_id }}" title="{{ piece.entity_id }}">{{ piece.text }}</a>{% else %}{{ piece.text }}{% endif %}<span class="label">{{ piece.label }}</span></mark>{% else %}{{ piece.text }}{% endif %}{% endfor %}</p>
+{% for paragraph in paragraphs %}<p>{% for piece in paragraph %}{% if piece.label %}<mark class="entity {{ piece.label }}" id="{{ piece.mark_id }}" data-label="{{ piece.label }}"{% if piece.entity_id %} data-entity="{{ piece.entity_id }}"{% endif %}>{% for inner in piece.inner_ids %}<span id="{{ inner }}"></span>{% endfor %}{% if piece.entity_id %}<a href="#{{ piece.row_id }}" title="{{ piece.entity_id }}">{{ piece.text }}</a>{% else %}{{ piece.text }}{% endif %}<span class="label">{{ piece.label }}</span></mark>{% else %}{{ piece.text }}{% endif %}{% endfor %}</p>
 {% endfor %}</div>
 {% for type_, rows in tables %}
 <h2><span class="swatch" style="background:{{ colours[type_] }}"></span> {{ type_names[type_] }}</h2>
@@ -92,56 +99,138 @@ class Piece:
     mark_id: str = ""
     entity_id: str = ""
     row_id: str = ""
+    # anchors of the mentions inside this one (a place in an organisation's name), which
+    # are not marked themselves but are linked from the report
+    inner_ids: tuple[str, ...] = ()
 
 
 def row_anchor(entity_id: str) -> str:
     return f"entity-{entity_id}"
 
 
+def mention_anchor(mention_id: str) -> str:
+    """The id of a mention's mark on its document's page (what the report links to)."""
+    return f"mention-{mention_id}"
+
+
 def page_name(doc_id: str) -> str:
-    """A file name for the document's page (a doc_id may contain folders)."""
-    return re.sub(r"[^\w.-]+", "_", doc_id).strip("._") + ".html"
+    """A file name for the document's page, safe on every file system and stable across
+    runs. A doc_id may contain folders and any character: those become "_", and a name
+    so changed (or shortened) gets a hash of the doc_id, so "2025/a" and "2025_a" differ."""
+    stem = re.sub(r"[^\w.-]+", "_", doc_id).strip("._")[:MAX_NAME_CHARS]
+    if stem != doc_id or stem.upper() in WINDOWS_RESERVED:
+        stem = f"{stem or 'document'}-{hashlib.sha1(doc_id.encode()).hexdigest()[:8]}"
+    return stem + ".html"
 
 
-def _non_overlapping(mentions: pd.DataFrame) -> pd.DataFrame:
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)}
+
+
+class Mark(NamedTuple):
+    """A mention as the page needs it."""
+
+    mention_id: str
+    label: str
+    start: int
+    end: int
+    person_mention_id: str = ""
+
+
+def marks_by_document(mentions: pd.DataFrame) -> dict[str, list[Mark]]:
+    """The mentions of mentions.parquet that have text, by doc_id (plain tuples: walking
+    them costs a fraction of a DataFrame's rows)."""
+    people = mentions["person_mention_id"] if "person_mention_id" in mentions.columns else [""] * len(mentions)
+    by_doc: dict[str, list[Mark]] = {}
+    for doc_id, mention_id, label, start, end, person in zip(
+        mentions["doc_id"],
+        mentions["mention_id"],
+        mentions["label"],
+        mentions["start"],
+        mentions["end"],
+        people,
+        strict=True,
+    ):
+        if end > start:
+            by_doc.setdefault(doc_id, []).append(Mark(mention_id, label, int(start), int(end), person or ""))
+    return by_doc
+
+
+def links_by_document(links: pd.DataFrame) -> dict[str, list[tuple[str, str, str]]]:
+    """(mention_id, entity_id, text) of mention_entities.parquet, by doc_id."""
+    by_doc: dict[str, list[tuple[str, str, str]]] = {}
+    for doc_id, *values in zip(links["doc_id"], links["mention_id"], links["entity_id"], links["text"], strict=True):
+        by_doc.setdefault(doc_id, []).append(tuple(values))
+    return by_doc
+
+
+def entity_rows(entities: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """entity_id → what a page's table shows of the entity."""
+    return {
+        entity_id: {
+            "type": type_,
+            "row_id": row_anchor(entity_id),
+            "entity_id": entity_id,
+            "name": name,
+            "status": status,
+            "variants": " | ".join(json.loads(variants)) if variants else "",
+            "n_documents": n_documents,
+        }
+        for entity_id, type_, name, status, variants, n_documents in zip(
+            entities["entity_id"],
+            entities["type"],
+            entities["canonical_name"],
+            entities["canonical_status"],
+            entities["variants"],
+            entities["n_documents"],
+            strict=True,
+        )
+    }
+
+
+def _non_overlapping(marks: list[Mark]) -> tuple[list[Mark], dict[str, list[str]]]:
     """Mentions that can be marked in a flat text: where spans overlap (a place
-    inside an organisation's name), the longer, outer one is marked."""
-    ordered = mentions.assign(length=mentions["end"] - mentions["start"]).sort_values(
-        ["start", "length"], ascending=[True, False], kind="stable"
-    )
-    kept, reached = [], -1
-    for row in ordered.itertuples(index=False):
-        if row.start >= reached:
-            kept.append(row)
-            reached = row.end
-    return pd.DataFrame(kept, columns=ordered.columns)
+    inside an organisation's name), the longer, outer one is marked. Also: the
+    mention IDs each marked mention covers (they get an anchor inside its mark)."""
+    kept: list[Mark] = []
+    reached = -1
+    covered: dict[str, list[str]] = {}
+    for mark in sorted(marks, key=lambda m: (m.start, m.start - m.end)):
+        if mark.start >= reached:
+            kept.append(mark)
+            reached = mark.end
+        elif kept:
+            covered.setdefault(kept[-1].mention_id, []).append(mark.mention_id)
+    return kept, covered
 
 
-def paragraphs_of(text: str, marks: pd.DataFrame, entity_of: dict[str, str]) -> list[list[Piece]]:
+def paragraphs_of(
+    text: str, marks: list[Mark], entity_of: dict[str, str], covered: dict[str, list[str]] | None = None
+) -> list[list[Piece]]:
     """The text cut into paragraphs (at blank lines) of plain and marked pieces."""
     pieces: list[Piece] = []
     position = 0
-    for row in marks.itertuples(index=False):
-        if row.start > position:
-            pieces.append(Piece(text[position : row.start]))
-        entity_id = entity_of.get(row.mention_id) or entity_of.get(getattr(row, "person_mention_id", "") or "", "")
+    for mark in marks:
+        if mark.start > position:
+            pieces.append(Piece(text[position : mark.start]))
+        entity_id = entity_of.get(mark.mention_id) or entity_of.get(mark.person_mention_id, "")
         pieces.append(
             Piece(
-                text[row.start : row.end],
-                label=row.label,
-                mark_id=f"mention-{row.mention_id}",
+                text[mark.start : mark.end],
+                label=mark.label,
+                mark_id=mention_anchor(mark.mention_id),
                 entity_id=entity_id,
                 row_id=row_anchor(entity_id) if entity_id else "",
+                inner_ids=tuple(mention_anchor(m) for m in (covered or {}).get(mark.mention_id, [])),
             )
         )
-        position = row.end
+        position = mark.end
     pieces.append(Piece(text[position:]))
     paragraphs: list[list[Piece]] = [[]]
     for piece in pieces:
         if piece.label:
             paragraphs[-1].append(piece)
             continue
-        for index, part in enumerate(re.split(r"\n\s*\n", piece.text)):
+        for index, part in enumerate(PARAGRAPH_BREAK.split(piece.text)):
             if index:
                 paragraphs.append([])
             if part:
@@ -149,48 +238,101 @@ def paragraphs_of(text: str, marks: pd.DataFrame, entity_of: dict[str, str]) -> 
     return [p for p in paragraphs if p]
 
 
-def render_document(
-    document: Any, mentions: pd.DataFrame, links: pd.DataFrame, entities: pd.DataFrame
+@functools.cache
+def _template() -> jinja2.Template:
+    """Compiled once: compiling costs more than rendering a page."""
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(TEMPLATE)
+
+
+def _render(
+    document: Any,
+    marks: list[Mark],
+    links: list[tuple[str, str, str]],
+    rows: dict[str, dict[str, Any]],
+    report_href: str,
 ) -> tuple[str, int]:
-    """The page of one document (a row of documents.parquet) and how many mentions it marks.
-    `mentions`, `links`: that document's rows of mentions.parquet and mention_entities.parquet."""
-    entity_of = dict(zip(links["mention_id"], links["entity_id"], strict=True))
-    marks = _non_overlapping(mentions[mentions["end"] > mentions["start"]])
-    here = links.groupby("entity_id")["text"].agg(lambda texts: " | ".join(sorted(set(texts))))
-    shown = entities[entities["entity_id"].isin(set(links["entity_id"]))]
+    entity_of = {mention_id: entity_id for mention_id, entity_id, _ in links}
+    kept, covered = _non_overlapping(marks)
+    here: dict[str, set[str]] = {}
+    for _, entity_id, text in links:
+        here.setdefault(entity_id, set()).add(text)
+    shown = sorted((rows[e] for e in here if e in rows), key=lambda row: row["name"])
     tables = []
     for type_ in TYPE_NAMES:
-        rows = [
-            {
-                "row_id": row_anchor(row.entity_id),
-                "entity_id": row.entity_id,
-                "name": row.canonical_name,
-                "status": row.canonical_status,
-                "variants": " | ".join(json.loads(row.variants)) if row.variants else "",
-                "here": here.get(row.entity_id, ""),
-                "n_documents": row.n_documents,
-            }
-            for row in shown[shown["type"] == type_].sort_values("canonical_name").itertuples(index=False)
-        ]
-        if rows:
-            tables.append((type_, rows))
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    page = environment.from_string(TEMPLATE).render(
+        of_type = [row | {"here": " | ".join(sorted(here[row["entity_id"]]))} for row in shown if row["type"] == type_]
+        if of_type:
+            tables.append((type_, of_type))
+    page = _template().render(
         title=document.title or document.doc_id,
         doc_id=document.doc_id,
         published=document.published,
         issuer=document.issuer,
-        n_marks=len(marks),
-        paragraphs=paragraphs_of(document.text, marks, entity_of),
+        n_marks=len(kept),
+        paragraphs=paragraphs_of(document.text, kept, entity_of, covered),
         tables=tables,
         colours=COLOURS,
         type_names=TYPE_NAMES,
+        report_href=report_href,
     )
-    return page, len(marks)
+    return page, len(kept)
+
+
+def render_document(
+    document: Any, mentions: pd.DataFrame, links: pd.DataFrame, entities: pd.DataFrame, report_href: str = ""
+) -> tuple[str, int]:
+    """The page of one document (a row of documents.parquet) and how many mentions it marks.
+    `mentions`, `links`: that document's rows of mentions.parquet and mention_entities.parquet.
+    `report_href`: a relative link back to the report page, or "" for none."""
+    doc_id = document.doc_id
+    return _render(
+        document,
+        marks_by_document(mentions).get(doc_id, []),
+        links_by_document(links).get(doc_id, []),
+        entity_rows(entities),
+        report_href,
+    )
 
 
 class UnknownDocument(LookupError):
     """The doc_id is not among the last run's documents."""
+
+
+def report_link(page_folder: Path, report_page: Path) -> str:
+    """The relative link from a page in `page_folder` back to the report page."""
+    from pipeline.review.report import file_link
+
+    return file_link(Path(os.path.relpath(report_page, page_folder)).as_posix())
+
+
+def write_pages(
+    processed_dir: Path,
+    documents: pd.DataFrame,
+    mentions: pd.DataFrame,
+    links: pd.DataFrame,
+    entities: pd.DataFrame,
+    report_page: Path,
+    doc_ids: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """Write the page of each document (of `doc_ids`, default all) into processed/show/,
+    each linking back to `report_page`. Returns doc_id → the page's path relative to
+    `processed_dir` ("show/<page_name>"), for the report's links. Pages of documents
+    no longer in the run are removed, so no page in the folder is of a document that is gone."""
+    folder = processed_dir / SHOW_DIR
+    wanted = set(documents["doc_id"]) if doc_ids is None else set(doc_ids)
+    back = report_link(folder, report_page)
+    marks, links_of, rows = marks_by_document(mentions), links_by_document(links), entity_rows(entities)
+    written: dict[str, str] = {}
+    for document in documents[documents["doc_id"].isin(wanted)].itertuples(index=False):
+        name = page_name(document.doc_id)
+        page, _ = _render(document, marks.get(document.doc_id, []), links_of.get(document.doc_id, []), rows, back)
+        write_text_atomic(folder / name, page, durable=False)  # made again by every report
+        written[document.doc_id] = f"{SHOW_DIR}/{name}"
+    if folder.is_dir():
+        keep = {page_name(d) for d in documents["doc_id"]}
+        for stale in folder.glob("*.html"):
+            if stale.name not in keep:
+                stale.unlink(missing_ok=True)
+    return written
 
 
 def run_show(processed_dir: Path, doc_id: str, output: Path | None = None) -> tuple[Path, int]:
@@ -207,9 +349,16 @@ def run_show(processed_dir: Path, doc_id: str, output: Path | None = None) -> tu
     mentions = read_parquet(processed_dir / MENTIONS_FILE, "extract")
     links = read_parquet(processed_dir / MENTION_ENTITIES_FILE, "resolve")
     entities = read_parquet(processed_dir / ENTITIES_FILE, "resolve")
-    page, n_marks = render_document(
-        match.iloc[0], mentions[mentions["doc_id"] == doc_id], links[links["doc_id"] == doc_id], entities
-    )
+    from pipeline.review.report import DISCREPANCIES_HTML
+
     target = output or processed_dir / SHOW_DIR / page_name(doc_id)
+    report_page = processed_dir / DISCREPANCIES_HTML
+    page, n_marks = render_document(
+        match.iloc[0],
+        mentions[mentions["doc_id"] == doc_id],
+        links[links["doc_id"] == doc_id],
+        entities,
+        report_href=report_link(target.resolve().parent, report_page.resolve()) if report_page.is_file() else "",
+    )
     write_text_atomic(target, page)
     return target, n_marks

@@ -8,6 +8,9 @@ import pytest
 
 from pipeline.config import load_config
 
+# the tests expect the default language (German) of the log and the review messages
+os.environ.pop("PRESSEABGLEICH_LANGUAGE", None)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PRESSEABGLEICH_SHARED", REPO.parent / "shared"))
 SEEDS = SHARED / "seeds"

@@ -70,7 +70,7 @@ def test_no_model_and_no_training_data_gives_one_message_and_exit_1(tmp_path):
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.count("error:") == 1
+    assert result.stderr.count("Fehler:") == 1 and "kein deutsches Modell" in result.stderr
     assert f"{sys.executable} -m spacy download de_core_news_sm" in result.stderr
     assert "PRESSEABGLEICH_NER_DATA=" in result.stderr and str(tmp_path / "nowhere") in result.stderr
     assert not (tmp_path / "data" / "processed" / "documents.parquet").exists()  # said before any work
@@ -89,9 +89,9 @@ def test_installing_a_model_that_cannot_be_had_fails_quickly_without_raising():
     # no such release: a 404 with internet, a name error without; never an exception
     assert install_model("presseabgleich_no_such_model", time_limit_s=60, log=notes.append) is False
     assert time.perf_counter() - started < 60
-    assert notes[-1].startswith("note: could not install presseabgleich_no_such_model")
+    assert notes[-1].startswith("Hinweis: presseabgleich_no_such_model konnte nicht installiert werden")
     assert install_model("presseabgleich_no_such_model", time_limit_s=0.01, log=notes.append) is False
-    assert "was stopped" in notes[-1]
+    assert "abgebrochen" in notes[-1]
 
 
 def test_reviewer_name_without_user_variable(monkeypatch):

@@ -48,7 +48,7 @@ def test_a_second_run_on_one_processed_folder_waits_for_the_first(tmp_path: Path
     )
     try:
         first = process.stderr.readline()
-        assert "another run is writing" in first, first
+        assert "ein anderer Lauf schreibt gerade" in first, first
         time.sleep(1)
         assert process.poll() is None  # still waiting, nothing written
         assert not (tmp_path / "processed" / "documents.parquet").exists()
@@ -78,10 +78,13 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_outputs_stay(tmp_pa
         timeout=300,
     )
     assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Fehler")]
     # one line per file that could not be written (the tables, and the workbook beside them)
     assert 1 <= len(errors) <= 2, result.stderr
-    assert all("cannot write" in e and "File too large" in e and "previous version is intact" in e for e in errors)
+    assert all(
+        "kann nicht geschrieben werden" in e and "File too large" in e and "vorige Fassung ist unverändert" in e
+        for e in errors
+    )
     assert "Traceback" not in result.stderr
     assert {p.name: p.read_bytes() for p in processed.iterdir() if p.suffix in {".csv", ".xlsx"}} == before
     # the next full run clears what a killed run left beside the ID registry

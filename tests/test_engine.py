@@ -112,7 +112,7 @@ def test_ingest_on_its_own_local_cluster_reads_the_same_documents(tmp_path):
         output = invoke("ingest", "--config", str(run_config(folder, DEVSET_DOCS)), *options)
         rows[name] = pd.read_parquet(folder / "processed" / "documents.parquet")
         if name == "dask":
-            assert "engine: Dask, " in output and "at a LocalCluster on this machine" in output
+            assert "engine: Dask, " in output and "bei einem LocalCluster auf diesem Rechner" in output
     assert len(rows["local"]) == 30
     pd.testing.assert_frame_equal(rows["dask"], rows["local"])
 
@@ -126,8 +126,8 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_1(tmp_path):
         result = CliRunner().invoke(app, ["run", "--config", str(config), "--engine", "dask", "--scheduler", address])
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)  # said, not raised
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(f"error: cannot reach the Dask scheduler at {address}")
+    errors = [line for line in result.output.splitlines() if line.startswith("Fehler:")]
+    assert len(errors) == 1 and errors[0].startswith(f"Fehler: der Dask-Scheduler unter {address} ist nicht erreichbar")
     assert "Traceback" not in result.output
     assert not (tmp_path / "processed" / "documents.parquet").exists()
 
@@ -135,4 +135,4 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_1(tmp_path):
 def test_an_unknown_engine_is_a_config_error(tmp_path):
     result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(tmp_path), "--engine", "spark"])
     assert result.exit_code == 1
-    assert "error: engine.kind: 'spark' is not one of local, dask" in result.output
+    assert "Fehler: engine.kind: 'spark' is not one of local, dask" in result.output

@@ -120,7 +120,7 @@ def test_review_sheets_come_from_the_report_decisions_and_documents(tmp_path):
     notes: list[str] = []
     sheets = review_sheets(tmp_path, config, log=notes.append)
     assert set(sheets) == {"decisions", "documents"}
-    assert any("no sheet of discrepancies" in note for note in notes)
+    assert any(note.startswith("Hinweis: kein Blatt mit Abweichungen") for note in notes)
     assert sheets["decisions"].loc[0, "reviewer"] == "Frau Kaub"
     assert list(sheets["documents"].columns) == ["doc_id", "source_path", "title", "published", "issuer"]
     report = pd.DataFrame({"discrepancy_id": ["D0001"], "entity_id": ["P-1"], "confidence": [0.9]})

@@ -102,7 +102,7 @@ def test_broken_pdf_and_docx_are_skipped_in_one_line_and_the_rest_is_read(tmp_pa
     result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(raw), "--processed-dir", str(tmp_path / "out")])
     assert result.exit_code == EXIT_PARTIAL, result.output
     assert pd.read_parquet(tmp_path / "out" / DOCUMENTS_FILE)["doc_id"].tolist() == ["gut"]
-    skipped = [line for line in result.output.splitlines() if line.startswith("skipped")]
+    skipped = [line for line in result.output.splitlines() if line.startswith("übersprungen: ")]
     assert len(skipped) == 3 and "Traceback" not in result.output
     assert "not a readable PDF" in next(line for line in skipped if "kaputt.pdf" in line)
     assert "not a readable Word document" in next(line for line in skipped if "kaputt.docx" in line)
@@ -145,7 +145,7 @@ def test_doc_id_is_the_relative_path_and_exact_duplicates_are_notes(tmp_path: Pa
     documents = pd.read_parquet(tmp_path / "out" / DOCUMENTS_FILE)
     assert documents["doc_id"].tolist() == ["2023/meldung", "2024/meldung", "oben"]
     assert documents["source_path"].tolist() == ["2023/meldung.txt", "2024/meldung.txt", "oben.md"]
-    assert "note: " in result.output and "same text as 2023/meldung.txt" in result.output
+    assert "Hinweis: kopie/meldung.txt: doppelt (same text as 2023/meldung.txt; read once)" in result.output
     with open(tmp_path / "out" / ERRORS_FILE, encoding="utf-8", newline="") as handle:
         [row] = list(csv.DictReader(handle))
     assert (row["file"], row["kind"], row["problem"]) == ("kopie/meldung.txt", NOTE, "duplicate")

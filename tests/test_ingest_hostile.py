@@ -69,9 +69,9 @@ def test_symlink_loop_dangling_link_and_outside_link_are_skipped_with_a_reason(t
     code, output = run_cli(raw, tmp_path / "out")
     assert code == EXIT_PARTIAL, output
     assert documents(tmp_path / "out")["doc_id"].tolist() == ["ok"]
-    assert "symbolic link loop" in line_about(output, "self.txt")
-    assert "dangling symbolic link" in line_about(output, "dangling.txt")
-    assert "outside input folder" in line_about(output, "outside.txt")
+    assert "Verknüpfung im Kreis" in line_about(output, "self.txt")
+    assert "Verknüpfung ins Leere" in line_about(output, "dangling.txt")
+    assert "außerhalb des Eingangsordners" in line_about(output, "outside.txt")
     assert "Traceback" not in output
 
 
@@ -109,7 +109,7 @@ def test_unreadable_folder_is_skipped_with_a_message():
         finally:
             (raw / "locked").chmod(0o755)
         assert code == EXIT_PARTIAL, output
-        assert "unreadable folder" in line_about(output, "locked")
+        assert "Ordner nicht lesbar" in line_about(output, "locked")
         assert documents(base / "out")["doc_id"].tolist() == ["ok"]
 
 
@@ -256,7 +256,7 @@ def test_nfc_and_nfd_spellings_of_one_name_get_distinct_doc_ids_and_a_note(tmp_p
     assert len(set(doc_ids)) == 2
     assert all(unicodedata.is_normalized("NFC", doc_id) for doc_id in doc_ids)
     assert nfc in doc_ids and any(doc_id.startswith(f"{nfc}~") for doc_id in doc_ids)
-    assert "normalisation" in line_about(output, "doc_id renamed")
+    assert "normalisation" in line_about(output, "doc_id umbenannt")
     assert [row["kind"] for row in errors_rows(tmp_path / "out")] == [NOTE]
 
 

@@ -66,14 +66,14 @@ def test_a_decision_sticks_and_the_decisions_file_is_never_touched(tmp_path):
     report = read(tmp_path / "processed" / "discrepancies.csv").set_index("entity_id")
     assert report.loc[luengen["entity_id"], "status"] == "decided"
     assert (report["status"] == "open").sum() == 1
-    assert "decision 99" in output and "stale" in output and "not in the ID registry" in output
+    assert "Warnung: Entscheidung 99" in output and "veraltet" in output and "not in the ID registry" in output
 
 
 def outputs(folder: Path) -> dict[str, bytes]:
     """Every table and page a run writes (the run's own log of timings aside)."""
     return {
-        p.name: p.read_bytes()
-        for p in sorted(folder.iterdir())
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in [*sorted(folder.iterdir()), *sorted(folder.glob("show/*"))]  # the document pages too
         if p.is_file() and p.suffix in {".csv", ".parquet", ".html"} and p.name != "evaluation.csv"
     }
 
@@ -132,7 +132,7 @@ def test_every_kind_of_decision_reruns_byte_identical(tmp_path):
     statuses = pd.read_parquet(tmp_path / "processed" / "decision_status.parquet")
     assert set(statuses["status"]) <= {"applied", "retracted"}, statuses
     listing = run_cli(["review", "list", "--all", "--config", config])
-    assert "decided" in listing or "unsure" in listing
+    assert "entschieden" in listing or "unsicher" in listing
 
 
 def test_a_run_that_cannot_find_the_decisions_stops_instead_of_undoing_them(tmp_path):
@@ -153,7 +153,7 @@ def test_a_run_that_cannot_find_the_decisions_stops_instead_of_undoing_them(tmp_
     assert outputs(tmp_path / "processed") == before
     # review finds the decisions where the run that made the outputs found them
     output = run_cli(["review", "list", "--processed-dir", str(tmp_path / "processed")])
-    assert "discrepancies" in output
+    assert "Abweichungen" in output
     run_cli(["review", "rename", people["entity_id"].iloc[1], "Name B", "--processed-dir", str(tmp_path / "processed")])
     assert (tmp_path / "decisions.csv").read_text(encoding="utf-8-sig").count("\n") == 3
 
@@ -229,4 +229,4 @@ def test_the_log_lists_open_discrepancies_up_to_the_configured_limit(sample_run,
     output = run_cli(["report", "--config", str(config)])
     listed = [line for line in output.splitlines() if line.startswith("        typo") or "encoding  " in line]
     assert len(listed) == 1
-    assert "… and 1 more (encoding 1, typo 1 in all)" in output
+    assert "… und 1 weitere (insgesamt encoding 1, typo 1) in " in output

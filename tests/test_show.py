@@ -4,13 +4,17 @@ import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.show import page_name, render_document
+from pipeline.review.report import COLUMNS, render_html
+from pipeline.show import page_name, render_document, write_pages
 from tests.test_report_html import CHROMIUM, FLAGS
 
 TEXT = "Oberbürgermeister Frank Dudda begrüßte in Herne <Gäste> & Freunde.\n\nKontakt: presse@herne.de"
@@ -68,7 +72,11 @@ def test_page_marks_every_mention_links_it_and_escapes_the_text():
     page, n_marks = render_document(*parts())
     assert n_marks == 3
     assert page.count('<mark class="entity ') == 3
-    assert '<mark class="entity PER" id="mention-m1" data-label="PER" data-entity="P-1"><a href="#entity-P-1"' in page
+    # m4 lies inside m1: not marked twice, but its anchor is there (the report links to it)
+    assert (
+        '<mark class="entity PER" id="mention-m1" data-label="PER" data-entity="P-1">'
+        '<span id="mention-m4"></span><a href="#entity-P-1"'
+    ) in page
     assert '<mark class="entity EMAIL" id="mention-m3" data-label="EMAIL" data-entity="P-1">' in page  # its person
     assert '<tr id="entity-P-1">' in page and '<tr id="entity-L-1">' in page
     assert "entity-O-9" not in page  # only this document's entities
@@ -77,8 +85,13 @@ def test_page_marks_every_mention_links_it_and_escapes_the_text():
     assert page.count("<p>") == 2  # the blank line is a paragraph break
 
 
-def test_page_names_are_file_names():
-    assert page_name("2025/herne-fachtag") == "2025_herne-fachtag.html"
+def test_page_names_are_safe_distinct_file_names():
+    assert page_name("herne-fachtag-2025-01-22") == "herne-fachtag-2025-01-22.html"
+    names = [page_name(d) for d in ("2025/herne-fachtag", "2025_herne-fachtag", "2025/Herne Fachtag", "../x", "CON")]
+    assert len(set(names)) == len(names)
+    assert names[0].startswith("2025_herne-fachtag-") and names[0] == page_name("2025/herne-fachtag")  # stable
+    assert all(re.fullmatch(r"[\w.-]+\.html", n) and not n.startswith(".") for n in names)
+    assert names[4] != "CON.html" and len(page_name("x" * 400)) < 120
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make browser)")
@@ -122,3 +135,102 @@ def test_a_document_without_mentions_is_shown_as_plain_text():
     document, mentions, links, entities = parts()
     page, n_marks = render_document(document, mentions.iloc[0:0], links.iloc[0:0], entities)
     assert n_marks == 0 and "<mark" not in page and "&lt;Gäste&gt;" in page and "<table" not in page
+
+
+class Links(HTMLParser):
+    """The hrefs of a page's links and the ids of its elements."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        values = dict(attrs)
+        if "id" in values:
+            self.ids.add(values["id"])
+        if tag == "a" and "href" in values:
+            self.hrefs.append(values["href"])
+
+
+def parsed(path: Path) -> Links:
+    links = Links()
+    links.feed(path.read_text(encoding="utf-8"))
+    return links
+
+
+def check_show_links(report: Path) -> int:
+    """Every link of the report to a document page points to a page on disk (relative to the
+    report) and, with a fragment, to an element of that page; each page links back. Returns
+    how many mention links there are."""
+    n_mentions = 0
+    for href in parsed(report).hrefs:
+        url = urlsplit(href)
+        if "/show/" not in f"/{url.path}":
+            continue
+        assert not url.scheme and not url.netloc and not url.path.startswith("/"), href  # relative
+        page = report.parent / unquote(url.path)
+        assert page.is_file(), href
+        target = parsed(page)
+        if url.fragment:
+            assert unquote(url.fragment) in target.ids, href
+            n_mentions += 1
+        [back] = [h for h in target.hrefs if not h.startswith("#")]
+        assert (page.parent / back).resolve() == report.resolve()
+    return n_mentions
+
+
+def test_the_report_links_each_mention_to_its_mark_on_the_document_page(tmp_path):
+    document, mentions, links, entities = parts()
+    documents = pd.DataFrame([document.to_dict() | {"doc_id": "2025/d"}])
+    mentions, links = mentions.assign(doc_id="2025/d"), links.assign(doc_id="2025/d")
+    links["sentence"] = TEXT.split("\n")[0]
+    links.loc[1, "mention_id"] = "m4"  # a mention inside another one: its anchor is inside the outer mark
+    pages = write_pages(tmp_path, documents, mentions, links, entities, report_page=tmp_path / "discrepancies.html")
+    assert pages == {"2025/d": f"show/{page_name('2025/d')}"} and (tmp_path / pages["2025/d"]).is_file()
+    discrepancy = ["D1", "open", "P-1", "PER", "typo", "[]", "{}", "Frank Dudda", "x", 0.9, "", "Frank Dudda", "[]"]
+    report = tmp_path / "discrepancies.html"
+    report.write_text(
+        render_html(
+            pd.DataFrame([discrepancy], columns=COLUMNS),
+            links.assign(entity_id="P-1"),
+            documents,
+            {"2025/d": "../raw/2025/d.txt"},
+            show_pages=pages,
+        ),
+        encoding="utf-8",
+    )
+    assert 'href="../raw/2025/d.txt"' in report.read_text(encoding="utf-8")  # the source file link stays
+    assert check_show_links(report) >= 2
+    # a page of a document that is gone is removed, the others stay
+    (tmp_path / "show" / "alt.html").write_text("<p>alt</p>", encoding="utf-8")
+    write_pages(tmp_path, documents, mentions, links, entities, report_page=report)
+    assert sorted(p.name for p in (tmp_path / "show").iterdir()) == [page_name("2025/d")]
+
+
+@pytest.mark.slow
+def test_the_sample_run_report_links_to_document_pages_that_exist(sample_run):
+    documents = pd.read_parquet(sample_run / "documents.parquet")
+    assert {p.name for p in (sample_run / "show").glob("*.html")} == {page_name(d) for d in documents["doc_id"]}
+    assert check_show_links(sample_run / "discrepancies.html") >= 2
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make browser)")
+def test_a_browser_follows_the_report_link_to_the_marked_mention(tmp_path):
+    test_the_report_links_each_mention_to_its_mark_on_the_document_page(tmp_path)
+    report = tmp_path / "discrepancies.html"
+    href = next(h for h in parsed(report).hrefs if "/show/" in h and "#" in h)
+    target = report.parent.as_uri() + "/" + href.removeprefix("./")
+    common = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(
+        [*common, "--dump-dom", target], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert f'id="{unquote(urlsplit(href).fragment)}"' in dom and "Frank Dudda" in dom
+    shot = tmp_path / "followed.png"
+    subprocess.run(
+        [*common, f"--screenshot={shot}", "--window-size=1000,700", target],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 5000

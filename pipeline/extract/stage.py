@@ -28,6 +28,7 @@ from pipeline.extract.layer import add_rule_layer
 from pipeline.extract.mentions import MENTION_COLUMNS, SourceOffsets, doc_mentions
 from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.io import code_key, read_parquet, write_json_atomic, write_parquet_atomic
+from pipeline.messages import say
 from pipeline.model import ModelInfo, load_pipeline, model_info
 
 MENTIONS_FILE = "mentions.parquet"
@@ -287,7 +288,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         frames = list(row_frames(extract_on_dask(todo, config, info, log=log)))
     elif len(todo):
         nlp, info = build_nlp(config["model"], log=log, info=info)
-        log(f"Model: {info.describe()}; components: {', '.join(info.components)}")
+        log(say("model.loaded", model=info.describe(), components=", ".join(info.components)))
         extract_config = config["extract"]
         rows = extract_mentions(
             nlp,
@@ -300,7 +301,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
             info=info,
         )
         frames = list(row_frames(rows))
-    log(f"extract: {len(todo)} document(s) processed, {int(is_known.sum())} unchanged and reused")
+    log(say("extract.processed", processed=len(todo), reused=int(is_known.sum())))
     fresh = canonical_mentions(
         pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([], columns=MENTION_COLUMNS)
     )

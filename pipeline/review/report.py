@@ -46,6 +46,7 @@ from pipeline.normalize import fold_din, fold_plain, is_ascii_folding_of
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
 from pipeline.resolve.forms import acronym_of, place_stripped_key
 from pipeline.resolve.pairs import STOP_ROLE_WORDS, hyphen_fold, skeleton
+from pipeline.show import write_pages
 
 DISCREPANCIES_CSV = "discrepancies.csv"
 DISCREPANCIES_FILE = "discrepancies.parquet"
@@ -400,6 +401,8 @@ TEXTS = {
         "same": "gleich",
         "not_same": "nicht gleich",
         "in": "in",
+        "in_text": "im Text zeigen",
+        "document_page": "Dokument mit allen Erwähnungen",
     },
     "en": {
         "title": "Presseabgleich: to review",
@@ -425,6 +428,8 @@ TEXTS = {
         "same": "same",
         "not_same": "not the same",
         "in": "in",
+        "in_text": "show in the text",
+        "document_page": "document with all mentions",
     },
 }
 
@@ -460,6 +465,15 @@ def file_link(relative: str) -> str:
     return quoted if quoted.startswith(("./", "../")) else "./" + quoted
 
 
+def show_link(page: str, mention_id: str = "") -> str:
+    """The link to a document's page (`presseabgleich show`; `page` relative to the report),
+    at one mention's mark. The fragment is percent-encoded (a mention ID holds its doc_id:
+    "#", spaces, umlauts); browsers decode it before they look for the id."""
+    from pipeline.show import mention_anchor
+
+    return file_link(page) + (f"#{quote(mention_anchor(mention_id), safe='')}" if mention_id else "")
+
+
 def _environment() -> Environment:
     return Environment(
         loader=PackageLoader("pipeline", "review/templates"),
@@ -484,8 +498,12 @@ def render_html(
     duplicates: pd.DataFrame | None = None,
     language: str = "de",
     decisions_file: str = "data/decisions.csv",
+    show_pages: dict[str, str] | None = None,
 ) -> str:
-    """A self-contained page (no scripts, no network); every value is escaped by Jinja2."""
+    """A self-contained page (no scripts, no network); every value is escaped by Jinja2.
+    `doc_links`: doc_id → relative link to its source file; `show_pages`: doc_id → its
+    page (`presseabgleich show`) relative to the report, where each mention has an anchor."""
+    show_pages = show_pages or {}
     duplicates = duplicates if duplicates is not None else pd.DataFrame(columns=["pair_id", "status"])
     texts = TEXTS.get(language, TEXTS["de"])
     titles = dict(zip(documents["doc_id"], documents["title"], strict=True)) if len(documents) else {}
@@ -493,16 +511,19 @@ def render_html(
     mentions_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     counts: Counter = Counter()
     first_by_variant: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for entity_id, text, doc_id, sentence in links[["entity_id", "text", "doc_id", "sentence"]].itertuples(
-        index=False, name=None
+    mention_ids = links["mention_id"] if "mention_id" in links else [""] * len(links)
+    for entity_id, text, doc_id, sentence, mention_id in zip(
+        links["entity_id"], links["text"], links["doc_id"], links["sentence"], mention_ids, strict=True
     ):
         if entity_id not in wanted:
             continue
         counts[entity_id] += 1
+        page = show_pages.get(doc_id)
         mention = {
             "doc": doc_id,
             "title": titles.get(doc_id) or doc_id,
             "href": doc_links.get(doc_id, ""),
+            "show": show_link(page, mention_id) if page else "",
             "parts": _marked(sentence, text),
         }
         if counts[entity_id] <= MENTIONS_SHOWN:
@@ -518,7 +539,9 @@ def render_html(
                 "row": row,
                 "title": title,
                 "variants": sorted(first_by_variant.get(row.entity_id, {}).items()) if row.entity_id else [],
-                "where": [(d, doc_links.get(d, ""), v) for d, v in where],
+                "where": [
+                    (d, doc_links.get(d, ""), show_link(show_pages[d]) if d in show_pages else "", v) for d, v in where
+                ],
                 "commands": decision_commands("entity", entity_id=row.entity_id, suggested=row.suggested, forms=forms)
                 if row.entity_id and row.status == "open" and row.kind in NAME_KINDS
                 else [],
@@ -579,6 +602,10 @@ def run_report(processed_dir: Path, config: dict[str, Any]) -> tuple[pd.DataFram
         row.doc_id: file_link(Path(os.path.relpath(raw_dir / row.source_path, processed_dir)).as_posix())
         for row in documents.itertuples(index=False)
     }
+    # every document's page (about 1 ms each), so that any page the report links to exists
+    show_pages = write_pages(
+        processed_dir, documents, mentions, links, entities, report_page=processed_dir / DISCREPANCIES_HTML
+    )
     page = render_html(
         discrepancies,
         links,
@@ -587,6 +614,7 @@ def run_report(processed_dir: Path, config: dict[str, Any]) -> tuple[pd.DataFram
         duplicates,
         language=config["report"]["language"],
         decisions_file=str(config["paths"]["decisions_file"]),
+        show_pages=show_pages,
     )
     write_text_atomic(processed_dir / DISCREPANCIES_HTML, page)
     return discrepancies, duplicates
