@@ -88,7 +88,10 @@ def test_an_added_document_is_the_only_one_extracted_and_the_outputs_stay_identi
     for name in ("local", "dask"):
         assert runs["run_info_" + name]["processed"] == 1, runs["log_" + name]
         assert runs["run_info_" + name]["documents"] == 31
-    assert "extract: 1 document(s) processed, 30 unchanged and reused" in runs["log_dask"]
+    from pipeline.messages import MESSAGES
+
+    said = MESSAGES["extract.processed"]["de"].format(processed=1, reused=30)
+    assert said in runs["log_dask"], runs["log_dask"]
     assert runs["incremental"]["dask"] == runs["incremental"]["local"]
     assert runs["incremental"]["dask"]["mentions.csv"] != runs["full"]["dask"]["mentions.csv"]
 

@@ -174,5 +174,5 @@ def test_the_workbook_leaves_out_the_mentions_of_a_large_corpus_and_says_so(samp
         tables, _ = run_export(processed, config, log=notes.append)
         sheets = load_workbook(processed / WORKBOOK_FILE, read_only=True).sheetnames
         assert ("Erwähnungen" in sheets) == has_sheet, (limit, sheets)
-        assert any("no sheet of mentions" in note for note in notes) == (not has_sheet)
+        assert any("workbook_max_mentions" in note for note in notes) == (not has_sheet)
         assert len(tables["mentions.csv"]) == n_mentions  # the CSV keeps them all
