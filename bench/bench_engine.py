@@ -23,34 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_pipeline import corpus_sentences, write_corpus  # noqa: E402
+from bench.bench_pipeline import corpus_sentences, run_pipeline, write_corpus  # noqa: E402
 from pipeline.engine import worker_counts  # noqa: E402
-
-
-def run_pipeline(raw: Path, processed: Path, options: list[str]) -> dict[str, float]:
-    """`presseabgleich run` in a subprocess, in the run's own folder; stage times from its
-    log, and `startup` for the rest of the wall time (imports, and the cluster's shut-down)."""
-    args = [sys.executable, "-m", "pipeline", "run", "--raw-dir", str(raw), "--processed-dir", str(processed)]
-    started = time.perf_counter()
-    result = subprocess.run([*args, *options], cwd=processed.parent, capture_output=True, text=True)
-    total = time.perf_counter() - started
-    if result.returncode not in (0, 3):
-        raise RuntimeError(f"run failed: {result.stderr[-2000:]}")
-    times = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\w+) took ([\d.]+) s$", result.stderr, re.M)}
-    times["startup"] = total - sum(times.values())
-    return times
 
 
 def identical_csvs(first: Path, second: Path) -> bool:
