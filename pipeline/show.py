@@ -3,7 +3,9 @@
 `presseabgleich show DOC` writes the page: the document's text with each mention
 marked in the colour of its type (displaCy's palette) and labelled, and linked to
 its row in the page's table of people, places and organisations (ID, canonical
-name, spellings, number of documents: the same ID as in people.csv & co.).
+name, spellings: the same ID as in people.csv & co., which have the counts). A page
+shows nothing that changes with other documents but the entities' names and spellings,
+so a re-run rewrites only the pages whose document, mentions or entities changed.
 Contacts (e-mail, phone, fax, web and postal addresses) are marked too and link
 to the person they belong to. The page is self-contained (no scripts, no
 network); Jinja2 escapes every text from the documents.
@@ -26,7 +28,7 @@ import pandas as pd
 
 from pipeline.extract import MENTIONS_FILE
 from pipeline.ingest import DOCUMENTS_FILE
-from pipeline.io import read_parquet, write_text_atomic
+from pipeline.io import code_key, read_parquet, write_text_atomic
 from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
 
 SHOW_DIR = "show"
@@ -79,9 +81,9 @@ tr:target{outline:3px solid #15c}
 {% for type_, rows in tables %}
 <h2><span class="swatch" style="background:{{ colours[type_] }}"></span> {{ type_names[type_] }}</h2>
 <table class="entities {{ type_ }}">
-<thead><tr><th>ID</th><th>Name</th><th>Status des Namens</th><th>Schreibweisen</th><th>Erwähnungen hier</th><th>Anzahl Dokumente</th></tr></thead>
+<thead><tr><th>ID</th><th>Name</th><th>Status des Namens</th><th>Schreibweisen</th><th>Erwähnungen hier</th></tr></thead>
 <tbody>
-{% for row in rows %}<tr id="{{ row.row_id }}"><td>{{ row.entity_id }}</td><td>{{ row.name }}</td><td>{{ row.status }}</td><td>{{ row.variants }}</td><td>{{ row.here }}</td><td>{{ row.n_documents }}</td></tr>
+{% for row in rows %}<tr id="{{ row.row_id }}"><td>{{ row.entity_id }}</td><td>{{ row.name }}</td><td>{{ row.status }}</td><td>{{ row.variants }}</td><td>{{ row.here }}</td></tr>
 {% endfor %}</tbody>
 </table>
 {% endfor %}
@@ -173,15 +175,13 @@ def entity_rows(entities: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "name": name,
             "status": status,
             "variants": " | ".join(json.loads(variants)) if variants else "",
-            "n_documents": n_documents,
         }
-        for entity_id, type_, name, status, variants, n_documents in zip(
+        for entity_id, type_, name, status, variants in zip(
             entities["entity_id"],
             entities["type"],
             entities["canonical_name"],
             entities["canonical_status"],
             entities["variants"],
-            entities["n_documents"],
             strict=True,
         )
     }
@@ -321,18 +321,59 @@ def write_pages(
     wanted = set(documents["doc_id"]) if doc_ids is None else set(doc_ids)
     back = report_link(folder, report_page)
     marks, links_of, rows = marks_by_document(mentions), links_by_document(links), entity_rows(entities)
+    index_file = folder / PAGES_INDEX
+    code = code_key([], ["show.py"])
+    previous = _read_index(index_file, code)
+    fingerprints: dict[str, str] = {}
     written: dict[str, str] = {}
     for document in documents[documents["doc_id"].isin(wanted)].itertuples(index=False):
         name = page_name(document.doc_id)
-        page, _ = _render(document, marks.get(document.doc_id, []), links_of.get(document.doc_id, []), rows, back)
-        write_text_atomic(folder / name, page, durable=False)  # made again by every report
+        doc_marks, doc_links = marks.get(document.doc_id, []), links_of.get(document.doc_id, [])
+        fingerprint = _fingerprint(document, doc_marks, doc_links, rows, back)
+        fingerprints[name] = fingerprint
         written[document.doc_id] = f"{SHOW_DIR}/{name}"
+        if previous.get(name) == fingerprint and (folder / name).is_file():
+            continue  # the same document, mentions and entity rows: the same page
+        page, _ = _render(document, doc_marks, doc_links, rows, back)
+        write_text_atomic(folder / name, page, durable=False)  # made again by a later report if lost
     if folder.is_dir():
         keep = {page_name(d) for d in documents["doc_id"]}
         for stale in folder.glob("*.html"):
             if stale.name not in keep:
                 stale.unlink(missing_ok=True)
+        kept = {name: f for name, f in previous.items() if name in keep and name not in fingerprints}
+        write_text_atomic(index_file, json.dumps({"code": code, "pages": kept | fingerprints}), durable=False)
     return written
+
+
+PAGES_INDEX = ".pages.json"  # page → fingerprint of what it shows: a re-run rewrites only changed pages
+
+
+def _fingerprint(
+    document: Any, marks: list[Mark], links: list[tuple[str, str, str]], rows: dict[str, dict[str, Any]], back: str
+) -> str:
+    """Everything a page shows: the document, its marks and links, the rows of its entities."""
+    entity_ids = sorted({entity_id for _, entity_id, _ in links})
+    shown = (
+        document.doc_id,
+        document.title,
+        document.published,
+        document.issuer,
+        document.text,
+        marks,
+        links,
+        [rows.get(e) for e in entity_ids],
+        back,
+    )
+    return hashlib.blake2b(repr(shown).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _read_index(path: Path, code: str) -> dict[str, str]:
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return index.get("pages", {}) if isinstance(index, dict) and index.get("code") == code else {}
 
 
 def run_show(processed_dir: Path, doc_id: str, output: Path | None = None) -> tuple[Path, int]:

@@ -205,7 +205,7 @@ def test_the_report_links_each_mention_to_its_mark_on_the_document_page(tmp_path
     # a page of a document that is gone is removed, the others stay
     (tmp_path / "show" / "alt.html").write_text("<p>alt</p>", encoding="utf-8")
     write_pages(tmp_path, documents, mentions, links, entities, report_page=report)
-    assert sorted(p.name for p in (tmp_path / "show").iterdir()) == [page_name("2025/d")]
+    assert sorted(p.name for p in (tmp_path / "show").glob("*.html")) == [page_name("2025/d")]
 
 
 @pytest.mark.slow
@@ -234,3 +234,47 @@ def test_a_browser_follows_the_report_link_to_the_marked_mention(tmp_path):
         check=True,
     )
     assert shot.stat().st_size > 5000
+
+
+def test_a_rerun_rewrites_only_the_pages_whose_content_changed(sample_run, tmp_path):
+    from pipeline.show import SHOW_DIR
+
+    processed = tmp_path / "processed"
+    shutil.copytree(sample_run, processed)
+    tables = {
+        name: pd.read_parquet(processed / f"{name}.parquet")
+        for name in ("documents", "mentions", "mention_entities", "entities")
+    }
+
+    def pages() -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in (processed / SHOW_DIR).glob("*.html")}
+
+    def write(entities: pd.DataFrame) -> None:
+        write_pages(
+            processed,
+            tables["documents"],
+            tables["mentions"],
+            tables["mention_entities"],
+            entities,
+            report_page=processed / "discrepancies.html",
+        )
+
+    write(tables["entities"])
+    before = pages()
+    write(tables["entities"])
+    assert pages() == before  # nothing changed, nothing rewritten
+    # a renamed entity changes the pages of the documents that mention it, and only those
+    renamed = tables["entities"].copy()
+    entity_id = renamed.loc[0, "entity_id"]
+    renamed.loc[0, "canonical_name"] = "Umbenannt"
+    links = tables["mention_entities"]
+    touched = {page_name(d) for d in links.loc[links["entity_id"] == entity_id, "doc_id"]}
+    write(renamed)
+    after = pages()
+    assert {name for name in after if after[name] != before[name]} == touched
+    assert all("Umbenannt" in (processed / SHOW_DIR / name).read_text(encoding="utf-8") for name in touched)
+    # a lost page is written again
+    lost = next(iter(before))
+    (processed / SHOW_DIR / lost).unlink()
+    write(renamed)
+    assert (processed / SHOW_DIR / lost).is_file()
