@@ -189,6 +189,9 @@ def test_killing_a_run_leaves_earlier_outputs_intact(tmp_path, sig):
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
+        # Ctrl-C as a terminal delivers it: a child inherits an ignored SIGINT (a library in
+        # this test process may ignore it), and Python then never turns it into KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # stop the run as soon as it is inside its stages (ingest has rewritten its files)
     for line in process.stderr:
