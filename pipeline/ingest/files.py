@@ -84,12 +84,12 @@ def iter_input_files(
     registry, the decisions file), never read even where they lie inside."""
     wanted = {s.lower() for s in suffixes}
     root = raw_dir.resolve()
-    excluded = {Path(p).resolve() for p in exclude}
+    excluded = {path: path.name for path in (Path(p).resolve() for p in exclude)}  # path → its name
     yield from _walk(raw_dir, "", b"", root, wanted, excluded)
 
 
 def _walk(
-    folder: Path, relative: str, relative_bytes: bytes, root: Path, wanted: set[str], excluded: set[Path]
+    folder: Path, relative: str, relative_bytes: bytes, root: Path, wanted: set[str], excluded: dict[Path, str]
 ) -> Iterator[InputFile | IngestProblem]:
     shown_folder = printable_name(str(folder))
     try:
@@ -115,8 +115,9 @@ def _walk(
                 if path.is_dir():
                     yield IngestProblem(shown_path, "linked folder", "its files are read where they lie", NOTE)
                     continue
-            # resolving every path costs more than reading the folder: compare names first
-            if entry.name in {p.name for p in excluded} and path.resolve() in excluded:
+            # resolving every path costs more than reading the folder: only a link, or an entry
+            # named like an excluded path, can resolve to one (linked folders are not walked)
+            if (entry.is_symlink() or entry.name in excluded.values()) and path.resolve() in excluded:
                 yield IngestProblem(shown_path, "own output", "written by this tool; not read as input", NOTE)
                 continue
             if entry.is_dir(follow_symlinks=False):
