@@ -45,7 +45,7 @@ def test_devset_quality_does_not_regress(devset_run):
         assert mentions[label]["exact"]["f1"] >= floor, (label, mentions[label]["missed"], mentions[label]["extra"])
     # measured: B-cubed F1 0.973; discrepancies precision 0.947, recall 0.879 (0.909 with
     # the same recipe trained on another machine); canonical names 1.0
-    assert scores["clusters"]["b_cubed"]["f1"] >= 0.96, scores["clusters"]["b_cubed"]
+    assert scores["clusters"]["b_cubed"]["f1"] >= 0.97, scores["clusters"]["b_cubed"]
     assert scores["clusters"]["rows_with_two_gold_persons"] == []
     assert scores["discrepancies"]["precision"] >= 0.9, scores["discrepancies"]["wrong"]
     assert scores["discrepancies"]["recall"] >= 0.85, scores["discrepancies"]["missed"]

@@ -107,6 +107,7 @@ def _objects(values: list[Any], index: pd.Index) -> pd.Series:
 
 
 NORMALISED_FIELDS = ("display", "key", "rule", "repaired", "given", "surname", "titles", "roles")
+TUPLE_FIELDS = {"given", "titles", "roles"}
 Normalised = dict[tuple[str, str], dict[str, Any]]
 
 
@@ -152,9 +153,6 @@ def normalised_table(normalised: Normalised) -> pd.DataFrame:
         for (label, text), v in sorted(normalised.items())
     ]
     return pd.DataFrame(rows, columns=["label", "text", *NORMALISED_FIELDS])
-
-
-TUPLE_FIELDS = {"given", "titles", "roles"}
 
 
 def normalised_from_table(table: pd.DataFrame) -> Normalised:
