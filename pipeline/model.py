@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import spacy
+import srsly
 from filelock import FileLock
 from spacy.language import Language
 from spacy.scorer import Scorer
+from spacy.strings import get_string_id
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
@@ -372,6 +374,32 @@ def model_info(model_config: dict[str, Any], log: Any = print) -> ModelInfo:
     return info
 
 
+class HashedTable(dict):
+    """A read-only lookups table over the string hashes a saved spaCy `Table` holds.
+
+    spaCy's `Table` inserts its keys one by one in Python when it is loaded: 2.5 s of
+    every run's start-up for the fallback model's 520,000 gazetteer words. The model's
+    features only call `get`, so this dict answers `get`, `in` and `[]` like the Table.
+    """
+
+    def get(self, key: str | int, default: Any = None) -> Any:
+        return dict.get(self, get_string_id(key), default)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, get_string_id(key))  # type: ignore[arg-type]
+
+    def __getitem__(self, key: str | int) -> Any:
+        return dict.__getitem__(self, get_string_id(key))
+
+
+def load_lookups(nlp: Language, model_path: Path) -> None:
+    """The model's `vocab/lookups.bin` tables into `nlp.vocab.lookups`, as HashedTables."""
+    path = model_path / "vocab" / "lookups.bin"
+    if path.is_file():
+        for name, table in srsly.msgpack_loads(path.read_bytes()).items():
+            nlp.vocab.lookups.set_table(name, HashedTable(table))
+
+
 def load_pipeline(
     model_config: dict[str, Any], log: Any = print, info: ModelInfo | None = None
 ) -> tuple[Language, ModelInfo]:
@@ -396,7 +424,8 @@ def load_pipeline(
     else:
         if info is None or info.kind != "trained-fallback":  # `info` from model_info() saves hashing the data again
             info = ensure_fallback_model(model_config, log=log)
-        nlp = spacy.load(info.path)
+        nlp = spacy.load(info.path, exclude=["lookups"])
+        load_lookups(nlp, Path(info.path))
         nlp.add_pipe("sentencizer", first=True)
     info.components = list(nlp.pipe_names)
     return nlp, info

@@ -97,3 +97,20 @@ def test_evaluate_germeval_reports_both_metrics(nlp_and_info, tmp_path: Path, co
     assert {"official", "pipeline", "with_rules_press_mapping"} <= set(results)
     assert results["official"]["per_type"]["PER"]["gold"] == 1
     assert results["pipeline"]["per_type"]["LOC"]["gold"] == 2
+
+
+@pytest.mark.slow
+def test_fast_lookups_load_gives_the_models_own_table_and_entities(nlp_and_info):
+    nlp, info = nlp_and_info
+    if info.kind == "installed":
+        pytest.skip("de_core_news_sm is installed; the fallback is not used")
+    reference = spacy.load(info.path)  # spaCy's own Table, key by key
+    reference.add_pipe("sentencizer", first=True)
+    for name in reference.vocab.lookups.tables:
+        expected, loaded = reference.vocab.lookups.get_table(name), nlp.vocab.lookups.get_table(name)
+        assert len(loaded) == len(expected) > 0
+        assert all(loaded.get(key) == value for key, value in expected.items())
+    text = "Oberbürgermeister Erik O. Schulz eröffnete in Hagen mit der Volkshochschule Hagen die Woche."
+    with nlp.select_pipes(enable=reference.pipe_names):  # the model part, not the rule layer
+        ours = [(e.text, e.label_) for e in nlp(text).ents]
+    assert ours == [(e.text, e.label_) for e in reference(text).ents]
