@@ -177,6 +177,23 @@ def _window(client: Any) -> int:
     return 2 * max(1, sum(client.nthreads().values()))
 
 
+def batch_mapper(config: dict[str, Any], log: Callable[[str], None] = print) -> Callable[..., Iterator[Any]]:
+    """`mapper(function, batches, **kwargs)`: function(batch, **kwargs) of each batch as a
+    task on the cluster, results in the batches' order (resolve's per-name and per-block
+    work; the local engine passes the built-in equivalent, a plain loop)."""
+
+    def map_on_dask(function: Callable[..., Any], batches: Iterable[Any], **kwargs: Any) -> Iterator[Any]:
+        with dask_session(config, log) as session:
+            assert session is not None
+            client = session.client
+            # one copy per worker of what every task shares (settings, word lists), not one per task
+            shared = {name: client.scatter([value], broadcast=True)[0] for name, value in kwargs.items()}
+            for _, result in ordered_results(client, function, batches, _window(client), **shared):
+                yield result
+
+    return map_on_dask
+
+
 def file_reader(config: dict[str, Any], log: Callable[[str], None] = print) -> BatchReader:
     """The ingest stage's reader for the Dask engine: batches of files as tasks."""
 

@@ -133,6 +133,7 @@ class Lexicon:
         self.is_title_text = cached(self._title_text)
         self.is_role_text = cached(self._role_text)
         self.is_common_compound = cached(self._common_compound)
+        self.is_named_venue = cached(self._named_venue)
 
     # --- titles, roles, greetings ----------------------------------------------
 
@@ -201,7 +202,7 @@ class Lexicon:
             return False
         return "-" in text or not self.gaz.is_org_word(text)
 
-    def is_named_venue(self, text: str) -> bool:
+    def _named_venue(self, text: str) -> bool:
         """A venue name that is a place on its own: hyphenated ("Fritz-Henßler-Hauses")
         or a venue head after a name ("Westfalenhalle": a place; "Maximilianpark": a given name)."""
         if not text[:1].isupper():

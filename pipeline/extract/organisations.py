@@ -13,7 +13,7 @@ missed or cut into pieces, as proposals in doc.spans["rule_candidates"].
 from __future__ import annotations
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.extract.lexicon import (
     ARTICLES,
@@ -39,8 +39,8 @@ class OrganisationFinder:
 
     def __call__(self, doc: Doc) -> Doc:
         found: list[Span] = []
-        for i in range(len(doc)):
-            found.extend(self.proposals_at(doc, i))
+        for token in doc:
+            found.extend(self.proposals_at(doc, token))
         # A legal name ("Kulturbrücke Witten e.V.") beats a descriptor-led phrase that
         # overlaps it ("Verein Kulturbrücke Witten").
         legal = [s for s in found if self.lex.is_legal_form(s[-1].text)]
@@ -54,10 +54,9 @@ class OrganisationFinder:
         add_candidates(doc, [s for s in found if not any(i in blocked for i in range(s.start, s.end))])
         return doc
 
-    def proposals_at(self, doc: Doc, i: int) -> list[Span]:
+    def proposals_at(self, doc: Doc, token: Token) -> list[Span]:
         lex = self.lex
-        token = doc[i]
-        text = token.text
+        i, text = token.i, token.text
         found = []
         if lex.is_body_prefix(text) and i + 1 < len(doc):
             end = lex.longest_place_at(doc, i + 1)
@@ -74,8 +73,12 @@ class OrganisationFinder:
             )
             if close is not None and close > i + 1 and is_capitalised(doc[i + 1]):
                 found.append(rule_span(doc, i + 1, close, "ORG"))
-        portfolio = i > 1 and doc[i - 2].lower_ == "für"  # "zuständig für den Fachbereich X": a remit
-        if lex.is_department_head(text) and not portfolio and i + 1 < len(doc) and is_capitalised(doc[i + 1]):
+        if (
+            lex.is_department_head(text)
+            and not (i > 1 and doc[i - 2].lower_ == "für")  # "zuständig für den Fachbereich X": a remit
+            and i + 1 < len(doc)
+            and is_capitalised(doc[i + 1])
+        ):
             field = doc[i + 1]
             if not field.is_punct and not lex.is_stop_word(field) and not lex.is_title_or_role(field):
                 found.append(rule_span(doc, i, i + 2, "ORG"))  # "Fachbereich Jugend"
