@@ -324,7 +324,13 @@ def _resolve(cfg: dict[str, Any]) -> None:
     processed_dir = Path(cfg["paths"]["processed_dir"])
     try:
         check_curation_files(processed_dir, cfg)
-        result = run_resolve(processed_dir, cfg, run_stamp=datetime.now(UTC).isoformat(timespec="seconds"))
+        mapper = None
+        if cfg["engine"]["kind"] == "dask":
+            from pipeline.engine import batch_mapper
+
+            mapper = batch_mapper(cfg, log=log)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        result = run_resolve(processed_dir, cfg, run_stamp=stamp, mapper=mapper)
         record_curation_files(processed_dir, cfg)
     except (FileNotFoundError, ValueError, DecisionsFileError, CurationFilesMissing) as exc:
         log(_error(exc))
@@ -489,10 +495,17 @@ def extract(
         _extract(cfg)
 
 
-@app.command(epilog=example("resolve"))
-def resolve(config: ConfigOption = None, processed_dir: ProcessedOption = None) -> None:
+@app.command(epilog=example("resolve", "resolve --engine dask --scheduler tcp://host:8786"))
+def resolve(
+    config: ConfigOption = None,
+    processed_dir: ProcessedOption = None,
+    engine: EngineOption = None,
+    scheduler: SchedulerOption = None,
+) -> None:
     """Stage 3: merge variant names across documents into entities (entities.parquet)."""
-    _resolve(_config(config, None, processed_dir))
+    cfg = _config(config, None, processed_dir, engine=engine, scheduler=scheduler)
+    with _engine(cfg):
+        _resolve(cfg)
 
 
 @app.command(epilog=example("export --csv-dialect excel"))
@@ -538,12 +551,12 @@ def run(
     _require_model(cfg["model"])  # before any work: say at once when no model can be had
     with _processed_folder_lock(Path(cfg["paths"]["processed_dir"])):
         _remove_stale_temporaries(cfg)
-        with _engine(cfg):  # one cluster for both; closed before resolve, which runs here
+        with _engine(cfg):  # one cluster for all three stages
             code = _ingest(cfg)
             if code == 1:
                 raise typer.Exit(1)
             _extract(cfg)
-        _resolve(cfg)
+            _resolve(cfg)
         _report(cfg)  # before export: the workbook has a sheet of the report's discrepancies
         workbook = _export(cfg, background=True)
         if workbook is not None:

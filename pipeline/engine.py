@@ -5,8 +5,9 @@ The tasks are the pure functions the local engine runs: `read_batch` (a batch of
 files → document rows) and `extract_batch` (a batch of documents → mention rows).
 The model loads once per worker process (`ModelPlugin`), never once per task; at
 most two batches per worker thread are in flight, and results come back in
-document order, so a Dask run writes the same bytes as a local run. Resolve,
-export and report stay in the client process.
+document order, so a Dask run writes the same bytes as a local run. Resolve
+normalises the new distinct names as tasks too (`normalise_batch`, via
+`batch_mapper`); clustering, IDs, export and report stay in the client process.
 
 On a real cluster every worker must see the input folder under the same path and
 load the same model: de_core_news_sm installed in its environment, or the fallback

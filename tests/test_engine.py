@@ -64,6 +64,7 @@ def runs(tmp_path_factory, cluster):
         invoke("run", "--config", str(run_config(folder, raw)), *options[name])
         outputs["full"][name] = csvs(folder / "processed")
     outputs["counts_after_full"] = client.run(worker_counts)
+    outputs["task_prefixes"] = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
     # a new press release (not in the dev set) joins the folder
     shutil.copy(REPO / "data" / "raw" / "herne-fachtag-2025-01-22.txt", raw / "herne-neu.txt")
     for name, folder in folders.items():
@@ -105,6 +106,48 @@ def test_the_model_loads_once_per_worker_not_once_per_batch(runs):
     # the second run on the same cluster reuses the workers' pipelines
     assert all(counts["builds"] == 1 for counts in incremental.values()), incremental
     assert sum(c["batches"] for c in incremental.values()) == sum(c["batches"] for c in full.values()) + 1
+
+
+@pytest.mark.slow
+def test_every_stage_but_clustering_runs_as_tasks_on_the_workers(runs):
+    assert {
+        "read_batch",
+        "extract_task",
+        "normalise_batch",
+    }  # dask drops a leading "_" <= set(runs["task_prefixes"]), runs["task_prefixes"]
+
+
+def test_names_normalised_in_batches_elsewhere_are_the_names_normalised_here(monkeypatch):
+    import pipeline.resolve.forms as forms
+    from pipeline.gazetteers import load_gazetteers
+
+    texts = [("PER", "Dr. Aylin Demir"), ("LOC", "Hagener"), ("ORG", "der Stadtwerke Hagen"), ("PER", "Demir")] * 3
+    texts += [("PER", f"Jonas Kröger{i}") for i in range(7)]
+    mentions = pd.DataFrame(
+        {
+            "doc_id": [f"d{i}" for i in range(len(texts))],
+            "label": [label for label, _ in texts],
+            "text": [text for _, text in texts],
+            "titles": "",
+            "roles": "",
+        }
+    )
+    gaz = load_gazetteers()
+    here, names_here = forms.normalise_mentions(mentions, gaz)
+    monkeypatch.setattr(forms, "NORMALISE_BATCH", 3)  # several batches, and a last short one
+    batches_seen = []
+
+    def mapper(function, batches):
+        for batch in batches:
+            batches_seen.append(len(batch))
+            yield function(batch)
+
+    elsewhere, names_elsewhere = forms.normalise_mentions(
+        mentions, gaz, known={("PER", "Demir"): names_here[("PER", "Demir")]}, mapper=mapper
+    )
+    assert batches_seen == [3, 3, 3, 1]  # 11 distinct names, one of them known
+    assert names_elsewhere == names_here and list(names_elsewhere) == list(names_here)
+    pd.testing.assert_frame_equal(elsewhere, here)
 
 
 def test_ingest_on_its_own_local_cluster_reads_the_same_documents(tmp_path):

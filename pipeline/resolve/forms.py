@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from pipeline.gazetteers import Gazetteers
+from pipeline.gazetteers import Gazetteers, load_gazetteers
 from pipeline.normalize import (
     LEGAL_FORMS,
     fold_din,
@@ -106,27 +107,43 @@ def _objects(values: list[Any], index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=object)
 
 
+NORMALISE_BATCH = 5_000  # distinct names per task with another engine
+# mapper(function, batches) → function(batch) of each batch, in order (local: a loop)
+Mapper = Callable[..., Iterator[Any]]
 NORMALISED_FIELDS = ("display", "key", "rule", "repaired", "given", "surname", "titles", "roles")
 TUPLE_FIELDS = {"given", "titles", "roles"}
 Normalised = dict[tuple[str, str], dict[str, Any]]
 
 
+def normalise_batch(names: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The normalised forms of a batch of distinct (label, text), with this process's
+    gazetteers. Pure, so another engine runs batches of it as tasks (pipeline/engine.py)."""
+    gaz = load_gazetteers()
+    return [_normalise(label, text, gaz) for label, text in names]
+
+
 def normalise_mentions(
-    mentions: pd.DataFrame, gaz: Gazetteers, known: Normalised | None = None
+    mentions: pd.DataFrame, gaz: Gazetteers, known: Normalised | None = None, mapper: Mapper | None = None
 ) -> tuple[pd.DataFrame, Normalised]:
     """PER/LOC/ORG mentions with their normalised columns added, and the normalised
     form of each distinct (label, text). Each is normalised once; `known` holds forms
     normalised before (an earlier run's, with the same normaliser), which are reused.
+    `mapper` runs normalise_batch over batches of the new names elsewhere (the workers
+    use the default gazetteers, so it is for runs with those only).
     The extractor's own `titles`/`roles` are kept as `mention_titles`/`mention_roles`."""
     known = known or {}
     entity_mentions = mentions[mentions["label"].isin(ENTITY_TYPES)].rename(
         columns={"titles": "mention_titles", "roles": "mention_roles"}
     )
-    distinct = zip(entity_mentions["label"].tolist(), entity_mentions["text"].tolist(), strict=True)
-    normalised: Normalised = {}
-    for pair in distinct:
-        if pair not in normalised:
-            normalised[pair] = known.get(pair) or _normalise(*pair, gaz)
+    distinct = dict.fromkeys(zip(entity_mentions["label"].tolist(), entity_mentions["text"].tolist(), strict=True))
+    new = [pair for pair in distinct if pair not in known]
+    if mapper is None or not new:
+        computed = [_normalise(label, text, gaz) for label, text in new]
+    else:
+        batches = (new[i : i + NORMALISE_BATCH] for i in range(0, len(new), NORMALISE_BATCH))
+        computed = [value for batch in mapper(normalise_batch, batches) for value in batch]
+    fresh = dict(zip(new, computed, strict=True))
+    normalised: Normalised = {pair: known[pair] if pair in known else fresh[pair] for pair in distinct}
     values = [normalised[pair] for pair in zip(entity_mentions["label"], entity_mentions["text"], strict=True)]
     for column, default in (
         ("display", ""),

@@ -29,6 +29,7 @@ from pipeline.resolve.canonical import choose_canonical
 from pipeline.resolve.cluster import CannotLink, ConstrainedUnionFind, MustLink, cluster_nodes
 from pipeline.resolve.forms import (
     Form,
+    Mapper,
     Normalised,
     assign_nodes,
     build_forms,
@@ -366,12 +367,14 @@ def resolve(
     decisions: Iterable[Decision] = (),
     previous: dict[str, str] | None = None,
     normalised: Normalised | None = None,
+    mapper: Mapper | None = None,
 ) -> dict[str, Any]:
     """Pure part of the stage: mentions (+ reviewer decisions) → entities, mention
     links, the candidate-pair table, possible duplicates, the updated ID registry and a
     status per decision. `previous` (node → entity ID of the last run) keeps every
     entity that is still there under the ID it had; `normalised` holds names the same
-    normaliser has normalised before (returned updated as "normalised")."""
+    normaliser has normalised before (returned updated as "normalised"); `mapper` runs
+    the per-name work as tasks of another engine (see normalise_mentions)."""
     gaz = gaz or load_gazetteers()
     # plain Python strings: pandas 3's Arrow strings are slow to walk row by row
     mentions = mentions.astype({c: object for c, t in mentions.dtypes.items() if isinstance(t, pd.StringDtype)})
@@ -379,7 +382,7 @@ def resolve(
     lineage = Lineage.of(registry)
     judgements = judgements_in_force(decisions)
     statuses: list[dict[str, Any]] = []
-    entity_mentions, normalised = normalise_mentions(mentions, gaz, normalised)
+    entity_mentions, normalised = normalise_mentions(mentions, gaz, normalised, mapper)
     cities = document_cities(documents, entity_mentions, gaz)
     entity_mentions["node"], city_names = assign_nodes(entity_mentions, cities, gaz)
     statuses += apply_splits(entity_mentions, judgements.splits, lineage)
@@ -556,7 +559,9 @@ def _known_names(path: Path, normaliser: str) -> Normalised:
     return normalised_from_table(table)
 
 
-def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = "") -> dict[str, Any]:
+def run_resolve(
+    processed_dir: Path, config: dict[str, Any], run_stamp: str = "", mapper: Mapper | None = None
+) -> dict[str, Any]:
     """Stage entry point: mentions.parquet (+ decisions, ID registry) → entities and pair tables."""
     from pipeline.extract import MENTIONS_FILE
 
@@ -575,6 +580,7 @@ def run_resolve(processed_dir: Path, config: dict[str, Any], run_stamp: str = ""
         decisions=decisions,
         previous=previous_assignment(processed_dir / MENTION_ENTITIES_FILE, registry),
         normalised=_known_names(processed_dir / NORMALISED_FILE, normaliser),
+        mapper=mapper,
     )
     invalid = pd.DataFrame(
         [
