@@ -29,12 +29,16 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import xlsxwriter
 
 from pipeline.columns import (
@@ -133,10 +137,12 @@ def flatten_lists(frame: pd.DataFrame) -> pd.DataFrame:
     """JSON list columns → " | "-joined text that fits in a cell."""
     flat = frame.copy()
     for column in flat.columns:
-        sample = next((v for v in flat[column] if isinstance(v, str) and v), None)
+        values = flat[column].tolist()
+        sample = next((v for v in values if isinstance(v, str) and v), None)
         if sample is not None and sample.startswith("[") and sample.endswith("]"):
             try:
-                flat[column] = [join_list(json.loads(v)) if v else "" for v in flat[column]]
+                # most list cells of a corpus are empty ("[]"): those need no parsing
+                flat[column] = ["" if not v or v == "[]" else join_list(json.loads(v)) for v in values]
             except (json.JSONDecodeError, TypeError):
                 continue
     return flat
@@ -150,22 +156,79 @@ def _needs_care(value: Any) -> bool:
 
 
 def safe_cells(column: pd.Series) -> pd.Series | list[Any]:
-    """fit_cell(neutralise(v)) of every cell; only the few cells that need it pay for it
-    (a corpus has millions of cells)."""
+    """fit_cell(neutralise(v)) of every cell; only the few cells that need it pay for it."""
     if column.dtype.kind in "iufb":
         return column
     return [fit_cell(neutralise(v)) if _needs_care(v) else v for v in column.tolist()]
 
 
+def _csv_fields(column: pd.Series, delimiter: str, decimal: str) -> pa.Array | None:
+    """The column's cells as pandas' to_csv of safe_cells(column) writes them (Python's
+    csv module, minimal quoting), computed column-wise by Arrow: a corpus has millions of
+    cells, and most need neither care nor quotes. None where only pandas can say."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
+        return pc.cast(pa.array(column.to_numpy()), pa.large_string())
+    if column.dtype.kind not in "fbcmM":
+        try:
+            text = pa.array(column, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            text = None
+        if text is not None and text.type in (pa.string(), pa.large_string(), pa.null()):
+            text = pc.fill_null(text.cast(pa.large_string()), "")
+            if isinstance(text, pa.ChunkedArray):
+                text = text.combine_chunks()
+            care = pc.or_(
+                pc.is_in(pc.utf8_slice_codeunits(text, 0, 1), value_set=pa.array(FORMULA_STARTS)),
+                pc.greater(pc.utf8_length(text), MAX_CELL_CHARS),
+            )
+            if pc.any(care).as_py():
+                fixed = [fit_cell(neutralise(v)) for v in text.filter(care).to_pylist()]
+                text = pc.replace_with_mask(text, care, pa.array(fixed, pa.large_string()))
+            return _quoted(text, delimiter)
+    # numbers, dates, mixed objects: pandas formats them (this column alone, as it would in the table)
+    written = pd.DataFrame({"": safe_cells(column)}).to_csv(
+        index=False, header=False, sep=delimiter, decimal=decimal, lineterminator="\r\n"
+    )
+    fields = written.split("\r\n")[:-1] if written else []
+    if '"' in written or len(fields) != len(column):
+        return None  # quoted fields: leave the table to pandas
+    return pa.array(fields, pa.large_string())
+
+
+def _quoted(text: pa.Array, delimiter: str) -> pa.Array:
+    """Python's csv.QUOTE_MINIMAL: quotes round a field with the delimiter, a quote or a
+    line break in it, and its quotes doubled."""
+    special = pc.match_substring_regex(text, "[" + re.escape(delimiter) + '"\\r\\n]')
+    if not pc.any(special).as_py():
+        return text
+    quote, nothing = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, nothing)
+    return pc.if_else(special, quoted, text)
+
+
 def to_csv_text(frame: pd.DataFrame, dialect: str) -> str:
     """The table as CSV text for a spreadsheet: BOM, German headers, the dialect's
-    delimiter and decimal mark."""
+    delimiter and decimal mark. The same text as pandas' to_csv of the safe cells."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown CSV dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
     delimiter, decimal = DIALECTS[dialect]
     safe = german_headers(frame)
-    safe = pd.DataFrame({column: safe_cells(safe[column]) for column in safe.columns}, columns=safe.columns)
-    return "\ufeff" + safe.to_csv(index=False, sep=delimiter, decimal=decimal, lineterminator="\r\n")
+    columns = [_csv_fields(safe.iloc[:, i], delimiter, decimal) for i in range(safe.shape[1])]
+    if not columns or any(c is None for c in columns) or safe.columns.nlevels > 1 or not safe.columns.is_unique:
+        return _pandas_csv_text(safe, delimiter, decimal)
+    header = _quoted(pa.array([str(c) for c in safe.columns], pa.large_string()), delimiter).to_pylist()
+    if len(columns) == 1:  # the csv module writes a record of one empty field as ""
+        empty = pc.equal(columns[0], "")
+        columns, header = [pc.if_else(empty, pa.scalar('""', pa.large_string()), columns[0])], [header[0] or '""']
+    rows = pc.binary_join_element_wise(*columns, pa.scalar(delimiter, pa.large_string()))
+    one_list = pa.LargeListArray.from_arrays(pa.array([0, len(rows)], pa.int64()), rows)
+    body = pc.binary_join(one_list, pa.scalar("\r\n", pa.large_string()))[0]
+    return "\ufeff" + delimiter.join(header) + "\r\n" + (body.as_py() + "\r\n" if len(rows) else "")
+
+
+def _pandas_csv_text(safe: pd.DataFrame, delimiter: str, decimal: str) -> str:
+    cells = pd.DataFrame({column: safe_cells(safe[column]) for column in safe.columns}, columns=safe.columns)
+    return "\ufeff" + cells.to_csv(index=False, sep=delimiter, decimal=decimal, lineterminator="\r\n")
 
 
 def write_csv(frame: pd.DataFrame, path: Path, dialect: str) -> None:
