@@ -13,6 +13,7 @@ network); Jinja2 escapes every text from the documents.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import hashlib
 import json
@@ -142,17 +143,10 @@ class Mark(NamedTuple):
 def marks_by_document(mentions: pd.DataFrame) -> dict[str, list[Mark]]:
     """The mentions of mentions.parquet that have text, by doc_id (plain tuples: walking
     them costs a fraction of a DataFrame's rows)."""
-    people = mentions["person_mention_id"] if "person_mention_id" in mentions.columns else [""] * len(mentions)
+    people = mentions["person_mention_id"].tolist() if "person_mention_id" in mentions.columns else [""] * len(mentions)
     by_doc: dict[str, list[Mark]] = {}
-    for doc_id, mention_id, label, start, end, person in zip(
-        mentions["doc_id"],
-        mentions["mention_id"],
-        mentions["label"],
-        mentions["start"],
-        mentions["end"],
-        people,
-        strict=True,
-    ):
+    lists = [mentions[c].tolist() for c in ["doc_id", "mention_id", "label", "start", "end"]]
+    for doc_id, mention_id, label, start, end, person in zip(*lists, people, strict=True):
         if end > start:
             by_doc.setdefault(doc_id, []).append(Mark(mention_id, label, int(start), int(end), person or ""))
     return by_doc
@@ -161,7 +155,8 @@ def marks_by_document(mentions: pd.DataFrame) -> dict[str, list[Mark]]:
 def links_by_document(links: pd.DataFrame) -> dict[str, list[tuple[str, str, str]]]:
     """(mention_id, entity_id, text) of mention_entities.parquet, by doc_id."""
     by_doc: dict[str, list[tuple[str, str, str]]] = {}
-    for doc_id, *values in zip(links["doc_id"], links["mention_id"], links["entity_id"], links["text"], strict=True):
+    lists = [links[c].tolist() for c in ["doc_id", "mention_id", "entity_id", "text"]]
+    for doc_id, *values in zip(*lists, strict=True):
         by_doc.setdefault(doc_id, []).append(tuple(values))
     return by_doc
 
@@ -178,11 +173,7 @@ def entity_rows(entities: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "variants": " | ".join(json.loads(variants)) if variants else "",
         }
         for entity_id, type_, name, status, variants in zip(
-            entities["entity_id"],
-            entities["type"],
-            entities["canonical_name"],
-            entities["canonical_status"],
-            entities["variants"],
+            *[entities[c].tolist() for c in ["entity_id", "type", "canonical_name", "canonical_status", "variants"]],
             strict=True,
         )
     }
@@ -324,32 +315,33 @@ def write_pages(
     index_file = folder / PAGES_INDEX
     code = code_key([back], ["show.py"])  # a page shows its link back to the report
     previous = _read_index(index_file, code)
-    there = {entry.name for entry in os.scandir(folder) if entry.is_file()} if folder.is_dir() else set()
-    names = [page_name(doc_id) for doc_id in chosen["doc_id"]]
+    entries = list(os.scandir(folder)) if folder.is_dir() else []
+    there = {entry.name for entry in entries if entry.is_file()}
+    names = [page_name(doc_id) for doc_id in chosen["doc_id"].tolist()]
     shown = page_fingerprints(chosen, mentions, links, entities)
     fingerprints = dict(zip(names, shown, strict=True))
     # the same document, mentions and entity rows: the same page
-    todo = [previous.get(name) != print_ or name not in there for name, print_ in zip(names, shown, strict=True)]
+    todo = [previous.get(name) != new or name not in there for name, new in zip(names, shown, strict=True)]
     if any(todo):
         changed = chosen[todo]
-        wanted = set(changed["doc_id"])
+        wanted = set(changed["doc_id"].tolist())
         changed_links = links[links["doc_id"].isin(wanted)]
         marks = marks_by_document(mentions[mentions["doc_id"].isin(wanted)])
         links_of = links_by_document(changed_links)
-        rows = entity_rows(entities[entities["entity_id"].isin(set(changed_links["entity_id"]))])
+        rows = entity_rows(entities[entities["entity_id"].isin(set(changed_links["entity_id"].tolist()))])
         for document in changed.itertuples(index=False):
             doc_marks, doc_links = marks.get(document.doc_id, []), links_of.get(document.doc_id, [])
             page, _ = _render(document, doc_marks, doc_links, rows, back)
             # not durable: a later report makes a lost page again
             write_text_atomic(folder / page_name(document.doc_id), page, durable=False)
     if folder.is_dir():
-        keep = {page_name(d) for d in documents["doc_id"]}
-        for old in folder.glob("*.html"):
-            if old.name not in keep:
-                old.unlink(missing_ok=True)
+        keep = set(names) if doc_ids is None else {page_name(d) for d in documents["doc_id"].tolist()}
+        for entry in entries:
+            if fnmatch.fnmatch(entry.name, "*.html") and entry.name not in keep:
+                Path(entry.path).unlink(missing_ok=True)
         kept = {name: f for name, f in previous.items() if name in keep and name not in fingerprints}
         write_text_atomic(index_file, json.dumps({"code": code, "pages": kept | fingerprints}), durable=False)
-    return {doc_id: f"{SHOW_DIR}/{name}" for doc_id, name in zip(chosen["doc_id"], names, strict=True)}
+    return {doc_id: f"{SHOW_DIR}/{name}" for doc_id, name in zip(chosen["doc_id"].tolist(), names, strict=True)}
 
 
 PAGES_INDEX = ".pages.json"  # page → fingerprint of what it shows: a re-run rewrites only changed pages
@@ -380,7 +372,8 @@ def page_fingerprints(
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    # categorize=False: most values (texts, mention IDs) occur once, factorising them costs more
+    return pd.util.hash_pandas_object(frame, index=False, categorize=False).to_numpy()
 
 
 def _per_document(position: pd.Index, rows: pd.DataFrame, columns: list[str], *extra: Any) -> np.ndarray:
