@@ -35,15 +35,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
-import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rapidfuzz.distance import Levenshtein
 
-from pipeline.export import flatten_lists, write_csv
+from pipeline.export import DISCREPANCIES_FILE, flatten_lists, read_columns, write_csv
 from pipeline.extract import MENTIONS_FILE
 from pipeline.gazetteers import load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
-from pipeline.io import MissingInput, read_parquet, write_parquet_atomic, write_text_atomic
+from pipeline.io import read_parquet, write_parquet_atomic, write_text_atomic
 from pipeline.normalize import fold_din, fold_plain, is_ascii_folding_of
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
 from pipeline.resolve.forms import acronym_of, place_stripped_key
@@ -51,7 +50,6 @@ from pipeline.resolve.pairs import STOP_ROLE_WORDS, hyphen_fold, skeleton
 from pipeline.show import write_pages
 
 DISCREPANCIES_CSV = "discrepancies.csv"
-DISCREPANCIES_FILE = "discrepancies.parquet"
 DISCREPANCIES_HTML = "discrepancies.html"
 DUPLICATES_CSV = "possible_duplicates.csv"
 SEVERITY = ("encoding", "typo", "spelling", "transliteration", "diacritic")
@@ -623,50 +621,29 @@ def render_html(
     )
 
 
-# the columns of the stages' files that the report and the pages use
-ENTITY_COLUMNS = [
-    "entity_id",
-    "type",
-    "canonical_name",
-    "canonical_status",
-    "canonical_reason",
-    "variants",
-    "decisions",
-]
-LINK_COLUMNS = [
-    "mention_id",
-    "doc_id",
-    "entity_id",
-    "text",
-    "normalised",
-    "key",
-    "normalisation",
-    "repaired",
-    "sentence",
-]
-MENTION_COLUMNS = ["doc_id", "mention_id", "text", "label", "start", "end", "sentence", "person_mention_id"]
-DOCUMENT_COLUMNS = ["doc_id", "source_path", "title", "published", "issuer", "text"]
-
-
-def _read(path: Path, stage_hint: str, columns: list[str]) -> pd.DataFrame:
-    """Those of `columns` the file has, text left in Arrow: the report works on whole
-    columns and walks (as Python lists) only the rows it shows, so converting every
-    text to a Python string (read_parquet) would cost more than all the rest."""
-    if not path.is_file():
-        raise MissingInput(path, stage_hint)
-    present = set(pq.read_schema(path).names)
-    return pd.read_parquet(path, columns=[c for c in columns if c in present])
+# the columns of the stages' files that the report and the pages use (text read as Arrow:
+# the report works on whole columns and walks, as Python lists, only the rows it shows)
+COLUMNS_USED = {
+    ENTITIES_FILE: "entity_id type canonical_name canonical_status canonical_reason variants decisions".split(),
+    MENTION_ENTITIES_FILE: "mention_id doc_id entity_id text normalised key normalisation repaired sentence".split(),
+    MENTIONS_FILE: "doc_id mention_id text label start end sentence person_mention_id".split(),
+    DOCUMENTS_FILE: "doc_id source_path title published issuer text".split(),
+}
 
 
 def run_report(processed_dir: Path, config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stage entry point: entities, links, candidate pairs → discrepancies.csv/.parquet,
     possible_duplicates.csv and discrepancies.html. Returns (discrepancies, duplicates)."""
-    entities = _read(processed_dir / ENTITIES_FILE, "resolve", ENTITY_COLUMNS)
-    links = _read(processed_dir / MENTION_ENTITIES_FILE, "resolve", LINK_COLUMNS)
+
+    def read(name: str, stage: str) -> pd.DataFrame:
+        return read_columns(processed_dir / name, stage, COLUMNS_USED[name])
+
+    entities = read(ENTITIES_FILE, "resolve")
+    links = read(MENTION_ENTITIES_FILE, "resolve")
     facts = read_parquet(processed_dir / FACTS_FILE, "resolve")
     duplicates = read_parquet(processed_dir / CANDIDATES_FILE, "resolve")
-    mentions = _read(processed_dir / MENTIONS_FILE, "extract", MENTION_COLUMNS)
-    documents = _read(processed_dir / DOCUMENTS_FILE, "ingest", DOCUMENT_COLUMNS)
+    mentions = read(MENTIONS_FILE, "extract")
+    documents = read(DOCUMENTS_FILE, "ingest")
     published = (
         dict(zip(documents["doc_id"].tolist(), documents["published"].tolist(), strict=True)) if len(documents) else {}
     )
