@@ -305,13 +305,17 @@ def _dates(sentence: str) -> set[str]:
 
 def date_conflicts(mentions: pd.DataFrame) -> list[dict[str, Any]]:
     """The same named event (MISC) given different dates in different documents."""
-    events = mentions[mentions["label"] == "MISC"]
+    # each text, document and sentence once: a named event recurs in its sentences
+    events = mentions.loc[mentions["label"] == "MISC", ["text", "doc_id", "sentence"]].drop_duplicates()
     by_event: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     names: dict[str, str] = {}
+    dates_in: dict[str, set[str]] = {}  # by sentence: most sentences name several events
     for text, doc_id, sentence in zip(*[events[c].tolist() for c in ["text", "doc_id", "sentence"]], strict=True):
         key = fold_din(text)
         names.setdefault(key, text)
-        by_event[key][doc_id] |= _dates(sentence)
+        if sentence not in dates_in:
+            dates_in[sentence] = _dates(sentence)
+        by_event[key][doc_id] |= dates_in[sentence]
     conflicts = []
     for key, per_doc in sorted(by_event.items()):
         dated = {doc: dates for doc, dates in per_doc.items() if dates}
