@@ -26,15 +26,23 @@ the log.
 
 from __future__ import annotations
 
+import atexit
 import json
 import multiprocessing
 import os
+import re
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import xlsxwriter
 
 from pipeline.columns import (
@@ -46,7 +54,7 @@ from pipeline.columns import (
     german_headers,
 )
 from pipeline.ingest import DOCUMENTS_FILE
-from pipeline.io import OutputWriteError, atomic_path, read_parquet, write_text_atomic
+from pipeline.io import MissingInput, OutputWriteError, atomic_path, write_atomic
 from pipeline.messages import language, say, set_language
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, MENTION_ENTITIES_FILE
 from pipeline.review.decisions import DECISION_COLUMNS
@@ -58,6 +66,9 @@ DATE_FORMAT = "dd.mm.yyyy"
 DATETIME_FORMAT = "dd.mm.yyyy hh:mm"
 LIST_SEPARATOR = " | "
 WORKBOOK_FILE = "presseabgleich.xlsx"
+# the report stage's table, a sheet of the workbook (named here: importing the report
+# module would import spaCy, which the export stage does not need)
+DISCREPANCIES_FILE = "discrepancies.parquet"
 MAX_CELL_CHARS = 32_767
 MAX_SHEET_ROWS = 1_048_576  # header included
 
@@ -133,13 +144,45 @@ def flatten_lists(frame: pd.DataFrame) -> pd.DataFrame:
     """JSON list columns → " | "-joined text that fits in a cell."""
     flat = frame.copy()
     for column in flat.columns:
-        sample = next((v for v in flat[column] if isinstance(v, str) and v), None)
+        sample = next((v for v in flat[column].tolist() if isinstance(v, str) and v), None)
         if sample is not None and sample.startswith("[") and sample.endswith("]"):
             try:
-                flat[column] = [join_list(json.loads(v)) if v else "" for v in flat[column]]
+                flat[column] = _joined_lists(flat[column])
             except (json.JSONDecodeError, TypeError):
                 continue
     return flat
+
+
+# A JSON list of strings without escapes or control characters, as json.dumps writes it:
+# its items are the texts between its '", "', so it needs no parsing (RE2 syntax).
+SIMPLE_LIST = r'^\[(?:"[^"\\\x00-\x1f]*"(?:, "[^"\\\x00-\x1f]*")*)?\]$'
+
+
+def _joined_lists(column: pd.Series) -> list[str]:
+    """join_list(json.loads(cell)) of each cell, "" for an empty one. Most cells of a
+    corpus are simple lists (SIMPLE_LIST) that fit a cell: those are joined column-wise."""
+    values = column.tolist()
+    text = _arrow_text(column)
+    if text is None or text.null_count:
+        return ["" if not v else join_list(json.loads(v)) for v in values]
+    joined = pc.replace_substring(pc.utf8_slice_codeunits(text, 2, -2), '", "', LIST_SEPARATOR)
+    simple = pc.and_(pc.match_substring_regex(text, SIMPLE_LIST), pc.less_equal(pc.utf8_length(joined), MAX_CELL_CHARS))
+    cells = joined.to_pylist()
+    for index in pc.indices_nonzero(pc.invert(simple)).to_pylist():
+        cells[index] = join_list(json.loads(values[index])) if values[index] else ""
+    return cells
+
+
+def _arrow_text(column: pd.Series) -> pa.Array | None:
+    """The column as one Arrow text array, or None where it holds anything but text."""
+    try:
+        text = pa.array(column, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if text.type not in (pa.string(), pa.large_string(), pa.null()):
+        return None
+    text = text.cast(pa.large_string())
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)  # all one character long
@@ -150,26 +193,84 @@ def _needs_care(value: Any) -> bool:
 
 
 def safe_cells(column: pd.Series) -> pd.Series | list[Any]:
-    """fit_cell(neutralise(v)) of every cell; only the few cells that need it pay for it
-    (a corpus has millions of cells)."""
+    """fit_cell(neutralise(v)) of every cell; only the few cells that need it pay for it."""
     if column.dtype.kind in "iufb":
         return column
     return [fit_cell(neutralise(v)) if _needs_care(v) else v for v in column.tolist()]
 
 
+def _csv_fields(column: pd.Series, delimiter: str, decimal: str) -> pa.Array | None:
+    """The column's cells as pandas' to_csv of safe_cells(column) writes them (Python's
+    csv module, minimal quoting), computed column-wise by Arrow: a corpus has millions of
+    cells, and most need neither care nor quotes. None where only pandas can say."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
+        return pc.cast(pa.array(column.to_numpy()), pa.large_string())
+    if column.dtype.kind not in "fbcmM" and (text := _arrow_text(column)) is not None:
+        text = pc.fill_null(text, "")
+        care = pc.or_(
+            pc.is_in(pc.utf8_slice_codeunits(text, 0, 1), value_set=pa.array(FORMULA_STARTS)),
+            pc.greater(pc.utf8_length(text), MAX_CELL_CHARS),
+        )
+        if pc.any(care).as_py():
+            fixed = [fit_cell(neutralise(v)) for v in text.filter(care).to_pylist()]
+            text = pc.replace_with_mask(text, care, pa.array(fixed, pa.large_string()))
+        return _quoted(text, delimiter)
+    # numbers, dates, mixed objects: pandas formats them (this column alone, as it would in the table)
+    written = pd.DataFrame({"": safe_cells(column)}).to_csv(
+        index=False, header=False, sep=delimiter, decimal=decimal, lineterminator="\r\n"
+    )
+    fields = written.split("\r\n")[:-1] if written else []
+    if '"' in written or len(fields) != len(column):
+        return None  # quoted fields: leave the table to pandas
+    return pa.array(fields, pa.large_string())
+
+
+def _quoted(text: pa.Array, delimiter: str) -> pa.Array:
+    """Python's csv.QUOTE_MINIMAL: quotes round a field with the delimiter, a quote or a
+    line break in it, and its quotes doubled."""
+    special = pc.match_substring_regex(text, "[" + re.escape(delimiter) + '"\\r\\n]')
+    if not pc.any(special).as_py():
+        return text
+    quote, nothing = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, nothing)
+    return pc.if_else(special, quoted, text)
+
+
 def to_csv_text(frame: pd.DataFrame, dialect: str) -> str:
     """The table as CSV text for a spreadsheet: BOM, German headers, the dialect's
-    delimiter and decimal mark."""
+    delimiter and decimal mark. The same text as pandas' to_csv of the safe cells."""
+    return b"".join(_csv_parts(frame, dialect)).decode("utf-8")
+
+
+def _csv_parts(frame: pd.DataFrame, dialect: str) -> list[Any]:
+    """to_csv_text's UTF-8 bytes, in parts: the rows stay in Arrow's buffer."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown CSV dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
     delimiter, decimal = DIALECTS[dialect]
     safe = german_headers(frame)
-    safe = pd.DataFrame({column: safe_cells(safe[column]) for column in safe.columns}, columns=safe.columns)
-    return "\ufeff" + safe.to_csv(index=False, sep=delimiter, decimal=decimal, lineterminator="\r\n")
+    columns = [_csv_fields(safe.iloc[:, i], delimiter, decimal) for i in range(safe.shape[1])]
+    if not columns or any(c is None for c in columns) or safe.columns.nlevels > 1 or not safe.columns.is_unique:
+        return [_pandas_csv_text(safe, delimiter, decimal).encode("utf-8")]
+    header = _quoted(pa.array([str(c) for c in safe.columns], pa.large_string()), delimiter).to_pylist()
+    if len(columns) == 1:  # the csv module writes a record of one empty field as ""
+        empty = pc.equal(columns[0], "")
+        columns, header = [pc.if_else(empty, pa.scalar('""', pa.large_string()), columns[0])], [header[0] or '""']
+    parts: list[Any] = [("\ufeff" + delimiter.join(header) + "\r\n").encode("utf-8")]
+    if len(safe):
+        rows = pc.binary_join_element_wise(*columns, pa.scalar(delimiter, pa.large_string()))
+        one_list = pa.LargeListArray.from_arrays(pa.array([0, len(rows)], pa.int64()), rows)
+        parts += [pc.binary_join(one_list, pa.scalar("\r\n", pa.large_string()))[0].as_buffer(), b"\r\n"]
+    return parts
+
+
+def _pandas_csv_text(safe: pd.DataFrame, delimiter: str, decimal: str) -> str:
+    cells = pd.DataFrame({column: safe_cells(safe[column]) for column in safe.columns}, columns=safe.columns)
+    return "\ufeff" + cells.to_csv(index=False, sep=delimiter, decimal=decimal, lineterminator="\r\n")
 
 
 def write_csv(frame: pd.DataFrame, path: Path, dialect: str) -> None:
-    write_text_atomic(path, to_csv_text(frame, dialect))
+    parts = _csv_parts(frame, dialect)
+    write_atomic(path, lambda handle: [handle.write(part) for part in parts], mode="wb")
 
 
 def sheet_parts(name: str, frame: pd.DataFrame, max_rows: int = MAX_SHEET_ROWS) -> list[tuple[str, pd.DataFrame]]:
@@ -203,7 +304,7 @@ def _as_local_datetime(value: Any) -> datetime | None:
     return stamp
 
 
-def _cell_writer(sheet: Any, kind: str, column: pd.Series, formats: dict[str, Any]) -> Any:
+def _cell_writer(sheet: Any, kind: str, values: list[Any], formats: dict[str, Any]) -> Any:
     """The function that writes one cell of this column: the type is decided once per
     column where it can be (text columns straight to write_string), not per cell."""
 
@@ -221,58 +322,86 @@ def _cell_writer(sheet: Any, kind: str, column: pd.Series, formats: dict[str, An
         if value:
             sheet.write_string(row, col, value if len(value) <= MAX_CELL_CHARS else fit_cell(value))
 
-    if not kind and all(type(v) is str for v in column.tolist()):
+    if not kind and all(type(v) is str for v in values):
         return write_text
     return write_any
+
+
+class _Workbook:
+    """An open workbook: one sheet per table (continued on further sheets past the row
+    limit), header row frozen, filters on, German headers. Numbers are written as
+    numbers, the date columns of pipeline/columns.py as dates. xlsxwriter streams
+    each sheet's rows as they are added (constant memory) and is told never to turn
+    text into formulas or links."""
+
+    def __init__(self, path: Path, max_rows: int) -> None:
+        options = {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        }
+        self.book = xlsxwriter.Workbook(str(path), options)
+        self.max_rows = max_rows
+        self.header = self.book.add_format({"bold": True})
+        self.formats = {
+            "date": self.book.add_format({"num_format": DATE_FORMAT}),
+            "datetime": self.book.add_format({"num_format": DATETIME_FORMAT}),
+        }
+
+    def add(self, sheets: dict[str, pd.DataFrame]) -> None:
+        for name, table in sheets.items():
+            for sheet_name, frame in sheet_parts(name, table, self.max_rows):
+                self._write(sheet_name, frame)
+
+    def _write(self, sheet_name: str, frame: pd.DataFrame) -> None:
+        sheet = self.book.add_worksheet(sheet_name)
+        # each column as a list: walking a DataFrame's rows costs more than writing them
+        values = [frame.iloc[:, index].tolist() for index in range(frame.shape[1])]
+        kinds = ["date" if c in DATE_COLUMNS else "datetime" if c in DATETIME_COLUMNS else "" for c in frame.columns]
+        for index, column in enumerate(frame.columns):
+            longest = max([len(str(GERMAN_HEADERS.get(column, column)))] + [len(str(v)) for v in values[index][:200]])
+            sheet.set_column(index, index, min(max(10, longest + 2), 60))
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, len(frame), max(0, len(frame.columns) - 1))
+        sheet.write_row(0, 0, list(german_headers(frame.head(0)).columns), self.header)
+        writers = [_cell_writer(sheet, kind, column, self.formats) for column, kind in zip(values, kinds, strict=True)]
+        for row_number, row in enumerate(zip(*values, strict=True), 1):
+            for column_number, value in enumerate(row):
+                writers[column_number](row_number, column_number, value)
+
+    def close(self) -> None:
+        self.book.close()
 
 
 def write_workbook(
     sheets: dict[str, pd.DataFrame], path: Path, max_rows: int = MAX_SHEET_ROWS, parent_pid: int | None = None
 ) -> None:
-    """One sheet per table (continued on further sheets past the row limit), header
-    row frozen, filters on, German headers. Numbers are written as numbers, the
-    date columns of pipeline/columns.py as dates. xlsxwriter streams rows
-    (constant memory) and is told never to turn text into formulas or links."""
-    options = {
-        "constant_memory": True,
-        "strings_to_formulas": False,
-        "strings_to_urls": False,
-        "strings_to_numbers": False,
-    }
+    """The tables as one workbook (see _Workbook), written atomically."""
     with atomic_path(path) as tmp:
-        workbook = xlsxwriter.Workbook(str(tmp), options)
-        header = workbook.add_format({"bold": True})
-        formats = {
-            "date": workbook.add_format({"num_format": DATE_FORMAT}),
-            "datetime": workbook.add_format({"num_format": DATETIME_FORMAT}),
-        }
-        for sheet_name, frame in (
-            part for name, table in sheets.items() for part in sheet_parts(name, table, max_rows)
-        ):
-            sheet = workbook.add_worksheet(sheet_name)
-            kinds = [
-                "date" if c in DATE_COLUMNS else "datetime" if c in DATETIME_COLUMNS else "" for c in frame.columns
-            ]
-            for index, column in enumerate(frame.columns):
-                longest = max(
-                    [len(str(GERMAN_HEADERS.get(column, column)))] + [len(str(v)) for v in frame[column].head(200)]
-                )
-                sheet.set_column(index, index, min(max(10, longest + 2), 60))
-            sheet.freeze_panes(1, 0)
-            sheet.autofilter(0, 0, len(frame), max(0, len(frame.columns) - 1))
-            sheet.write_row(0, 0, list(german_headers(frame.head(0)).columns), header)
-            writers = [
-                _cell_writer(sheet, kind, frame[column], formats)
-                for column, kind in zip(frame.columns, kinds, strict=True)
-            ]
-            for row_number, row in enumerate(frame.itertuples(index=False, name=None), 1):
-                for column_number, value in enumerate(row):
-                    writers[column_number](row_number, column_number, value)
-        workbook.close()
-        if parent_pid is not None and os.getppid() != parent_pid:
-            # the run that asked for this workbook was killed: a newer run may have written
-            # one since, which these older tables must not replace
-            raise SystemExit(f"{path}: the run that started this workbook is gone; not replacing the file")
+        book = _Workbook(tmp, max_rows)
+        book.add(sheets)
+        book.close()
+        _check_parent(path, parent_pid)
+
+
+def _check_parent(path: Path, parent_pid: int | None) -> None:
+    if parent_pid is not None and os.getppid() != parent_pid:
+        # the run that asked for this workbook was killed: a newer run may have written
+        # one since, which these older tables must not replace
+        raise SystemExit(f"{path}: the run that started this workbook is gone; not replacing the file")
+
+
+def read_columns(path: Path, stage_hint: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A stage's file (those of `columns` it has; default all), text left in Arrow: for the
+    stages that work on whole columns and walk (as Python lists) only some rows, where
+    read_parquet's Python strings would cost more than all the rest."""
+    if not path.is_file():
+        raise MissingInput(path, stage_hint)
+    if columns is not None:
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    return pd.read_parquet(path, columns=columns)
 
 
 def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -280,17 +409,33 @@ def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.Da
     for file_name, (type_, columns) in TABLES.items():
         subset = entities[entities["type"] == type_]
         tables[file_name] = flatten_lists(subset.reindex(columns=columns).fillna("")).reset_index(drop=True)
-    canonical = dict(zip(entities["entity_id"], entities["canonical_name"], strict=True))
+    canonical = dict(zip(entities["entity_id"].tolist(), entities["canonical_name"].tolist(), strict=True))
     mentions = links.assign(canonical_name=links["entity_id"].map(canonical))
     tables["mentions.csv"] = mentions.reindex(columns=MENTION_COLUMNS).fillna("").reset_index(drop=True)
     return tables
 
 
-def _workbook_process(sheets: dict[str, pd.DataFrame], path: Path, parent_pid: int, language: str) -> None:
-    """The workbook writer's process: a write that fails is one line (the parent names the file too)."""
+def _workbook_process(
+    tables: dict[str, pd.DataFrame], path: Path, parent_pid: int, language: str, review: Connection, send: Connection
+) -> None:
+    """The workbook writer's process: the tables' sheets at once, then the review sheets
+    that the parent sends when its other outputs are written; a write that fails is one
+    line (the parent names the file too)."""
     set_language(language)  # a spawned process (Windows) starts without the parent's choice
+    send.close()  # the parent's end: closed here, a parent that dies ends the pipe
     try:
-        write_workbook(sheets, path, MAX_SHEET_ROWS, parent_pid)
+        with atomic_path(path) as tmp:
+            book = _Workbook(tmp, MAX_SHEET_ROWS)
+            book.add(tables)
+            try:
+                later = review.recv()
+            except EOFError:
+                raise SystemExit(
+                    f"{path}: the run that started this workbook is gone; not replacing the file"
+                ) from None
+            book.add(later)
+            book.close()
+            _check_parent(path, parent_pid)
     except OutputWriteError as exc:
         print(say("write_failed", path=exc.target, reason=exc.cause.strerror or exc.cause), file=sys.stderr)
         sys.exit(WORKBOOK_NOT_WRITTEN)
@@ -302,20 +447,46 @@ WORKBOOK_NOT_WRITTEN = 3  # the writer's exit code when it reported why itself
 class WorkbookJob:
     """The workbook written by a child process while the caller goes on: after
     extraction the pipeline runs on one core, and the workbook is the slowest
-    output. `wait()` returns once the file is complete (it is written atomically,
-    so a reader never sees half of it)."""
+    output. The child writes the tables' sheets at once; `wait()` hands it the
+    review sheets (`review()`: the report's discrepancies, the decisions, the
+    documents; read then, so a caller can let the report run meanwhile) and
+    returns once the file is complete (it is written atomically, so a reader never
+    sees half of it)."""
 
-    def __init__(self, sheets: dict[str, pd.DataFrame], path: Path) -> None:
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
+    def __init__(
+        self, sheets: dict[str, pd.DataFrame], path: Path, review: Callable[[], dict[str, pd.DataFrame]] = dict
+    ) -> None:
+        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         self.path = path
-        self.process = multiprocessing.get_context(method).Process(
+        self.review = review
+        receive, self._send = context.Pipe(duplex=False)
+        self.process = context.Process(
             target=_workbook_process,
-            args=(sheets, path, os.getpid(), language()),
+            args=(sheets, path, os.getpid(), language(), receive, self._send),
             name="presseabgleich-workbook",
         )
         self.process.start()
+        receive.close()  # the child's end
+        # a caller that exits without waiting ends the pipe, so the writer gives up (and
+        # removes its temporary file) instead of the exit waiting for it forever
+        atexit.register(self._close)
+
+    def _close(self) -> None:
+        self._send.close()
+        atexit.unregister(self._close)
 
     def wait(self) -> None:
+        try:
+            sheets = self.review()
+        except BaseException:
+            self.stop()
+            raise
+        try:
+            self._send.send(sheets)
+        except OSError:
+            pass  # the writer has ended already: its exit code says how
+        finally:
+            self._close()
         self.process.join()
         if self.process.exitcode == WORKBOOK_NOT_WRITTEN:
             raise WorkbookNotWritten(self.path)  # the writer said why, in one line
@@ -328,6 +499,7 @@ class WorkbookJob:
         """The run failed elsewhere: the workbook would not match the tables."""
         self.process.terminate()
         self.process.join()
+        self._close()
 
 
 class WorkbookNotWritten(RuntimeError):
@@ -338,18 +510,17 @@ def review_sheets(processed_dir: Path, config: dict[str, Any], log: Any = print)
     """The workbook's review list, decisions and documents, each from the file that
     stage writes; a missing or out-of-date input leaves its sheet out with a note."""
     from pipeline.review.decisions import DecisionsFileError, read_decisions
-    from pipeline.review.report import DISCREPANCIES_FILE  # here: the report module imports this one
 
     sheets: dict[str, pd.DataFrame] = {}
     report_file = processed_dir / DISCREPANCIES_FILE
     entities_file = processed_dir / ENTITIES_FILE
     if report_file.is_file() and report_file.stat().st_mtime_ns >= entities_file.stat().st_mtime_ns:
-        sheets["discrepancies"] = flatten_lists(read_parquet(report_file, "report"))
+        sheets["discrepancies"] = flatten_lists(read_columns(report_file, "report"))
     else:
         log(say("export.no_discrepancies_sheet", file=report_file))
     candidates_file = processed_dir / CANDIDATES_FILE
     if candidates_file.is_file():
-        candidates = read_parquet(candidates_file, "resolve")
+        candidates = read_columns(candidates_file, "resolve")
         sheets["possible_duplicates"] = candidates
     decisions_file = Path(config["paths"]["decisions_file"])
     try:
@@ -369,9 +540,10 @@ def run_export(
     """Stage entry point: entities.parquet + mention_entities.parquet → CSV and XLSX.
     The workbook is written alongside the CSVs; with `background` the caller waits
     for it (WorkbookJob.wait) when it likes, otherwise before this returns. The
-    workbook's review sheets come from the report's output, so `run` reports first."""
-    entities = read_parquet(processed_dir / ENTITIES_FILE, "resolve")
-    links = read_parquet(processed_dir / MENTION_ENTITIES_FILE, "resolve")
+    workbook's review sheets come from the report's output, read when the caller
+    waits: the report must be written by then."""
+    entities = read_columns(processed_dir / ENTITIES_FILE, "resolve")
+    links = read_columns(processed_dir / MENTION_ENTITIES_FILE, "resolve", MENTION_COLUMNS)
     tables = build_tables(entities, links)
     workbook = None
     if config["export"]["write_xlsx"]:
@@ -380,9 +552,12 @@ def run_export(
         if limit and len(sheets["mentions"]) > limit:
             del sheets["mentions"]
             log(say("export.no_mentions_sheet", mentions=len(tables["mentions.csv"]), limit=limit))
-        sheets.update(review_sheets(processed_dir, config, log=log))
+
+        def review() -> dict[str, pd.DataFrame]:
+            return {SHEET_NAMES[name]: frame for name, frame in review_sheets(processed_dir, config, log=log).items()}
+
         workbook = WorkbookJob(
-            {SHEET_NAMES[name]: frame for name, frame in sheets.items()}, processed_dir / WORKBOOK_FILE
+            {SHEET_NAMES[name]: frame for name, frame in sheets.items()}, processed_dir / WORKBOOK_FILE, review
         )
     dialect = config["export"]["csv_dialect"]
     try:

@@ -13,6 +13,7 @@ network); Jinja2 escapes every text from the documents.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import hashlib
 import json
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from pipeline.extract import MENTIONS_FILE
@@ -141,17 +143,10 @@ class Mark(NamedTuple):
 def marks_by_document(mentions: pd.DataFrame) -> dict[str, list[Mark]]:
     """The mentions of mentions.parquet that have text, by doc_id (plain tuples: walking
     them costs a fraction of a DataFrame's rows)."""
-    people = mentions["person_mention_id"] if "person_mention_id" in mentions.columns else [""] * len(mentions)
+    people = mentions["person_mention_id"].tolist() if "person_mention_id" in mentions.columns else [""] * len(mentions)
     by_doc: dict[str, list[Mark]] = {}
-    for doc_id, mention_id, label, start, end, person in zip(
-        mentions["doc_id"],
-        mentions["mention_id"],
-        mentions["label"],
-        mentions["start"],
-        mentions["end"],
-        people,
-        strict=True,
-    ):
+    lists = [mentions[c].tolist() for c in ["doc_id", "mention_id", "label", "start", "end"]]
+    for doc_id, mention_id, label, start, end, person in zip(*lists, people, strict=True):
         if end > start:
             by_doc.setdefault(doc_id, []).append(Mark(mention_id, label, int(start), int(end), person or ""))
     return by_doc
@@ -160,7 +155,8 @@ def marks_by_document(mentions: pd.DataFrame) -> dict[str, list[Mark]]:
 def links_by_document(links: pd.DataFrame) -> dict[str, list[tuple[str, str, str]]]:
     """(mention_id, entity_id, text) of mention_entities.parquet, by doc_id."""
     by_doc: dict[str, list[tuple[str, str, str]]] = {}
-    for doc_id, *values in zip(links["doc_id"], links["mention_id"], links["entity_id"], links["text"], strict=True):
+    lists = [links[c].tolist() for c in ["doc_id", "mention_id", "entity_id", "text"]]
+    for doc_id, *values in zip(*lists, strict=True):
         by_doc.setdefault(doc_id, []).append(tuple(values))
     return by_doc
 
@@ -177,11 +173,7 @@ def entity_rows(entities: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "variants": " | ".join(json.loads(variants)) if variants else "",
         }
         for entity_id, type_, name, status, variants in zip(
-            entities["entity_id"],
-            entities["type"],
-            entities["canonical_name"],
-            entities["canonical_status"],
-            entities["variants"],
+            *[entities[c].tolist() for c in ["entity_id", "type", "canonical_name", "canonical_status", "variants"]],
             strict=True,
         )
     }
@@ -318,54 +310,87 @@ def write_pages(
     `processed_dir` ("show/<page_name>"), for the report's links. Pages of documents
     no longer in the run are removed, so no page in the folder is of a document that is gone."""
     folder = processed_dir / SHOW_DIR
-    wanted = set(documents["doc_id"]) if doc_ids is None else set(doc_ids)
+    chosen = documents if doc_ids is None else documents[documents["doc_id"].isin(set(doc_ids))]
     back = report_link(folder, report_page)
-    marks, links_of, rows = marks_by_document(mentions), links_by_document(links), entity_rows(entities)
     index_file = folder / PAGES_INDEX
-    code = code_key([], ["show.py"])
+    code = code_key([back], ["show.py"])  # a page shows its link back to the report
     previous = _read_index(index_file, code)
-    fingerprints: dict[str, str] = {}
-    written: dict[str, str] = {}
-    for document in documents[documents["doc_id"].isin(wanted)].itertuples(index=False):
-        name = page_name(document.doc_id)
-        doc_marks, doc_links = marks.get(document.doc_id, []), links_of.get(document.doc_id, [])
-        fingerprint = _fingerprint(document, doc_marks, doc_links, rows, back)
-        fingerprints[name] = fingerprint
-        written[document.doc_id] = f"{SHOW_DIR}/{name}"
-        if previous.get(name) == fingerprint and (folder / name).is_file():
-            continue  # the same document, mentions and entity rows: the same page
-        page, _ = _render(document, doc_marks, doc_links, rows, back)
-        write_text_atomic(folder / name, page, durable=False)  # made again by a later report if lost
+    entries = list(os.scandir(folder)) if folder.is_dir() else []
+    there = {entry.name for entry in entries if entry.is_file()}
+    names = [page_name(doc_id) for doc_id in chosen["doc_id"].tolist()]
+    shown = page_fingerprints(chosen, mentions, links, entities)
+    fingerprints = dict(zip(names, shown, strict=True))
+    # the same document, mentions and entity rows: the same page
+    todo = [previous.get(name) != new or name not in there for name, new in zip(names, shown, strict=True)]
+    if any(todo):
+        changed = chosen[todo]
+        wanted = set(changed["doc_id"].tolist())
+        changed_links = links[links["doc_id"].isin(wanted)]
+        marks = marks_by_document(mentions[mentions["doc_id"].isin(wanted)])
+        links_of = links_by_document(changed_links)
+        rows = entity_rows(entities[entities["entity_id"].isin(set(changed_links["entity_id"].tolist()))])
+        for document in changed.itertuples(index=False):
+            doc_marks, doc_links = marks.get(document.doc_id, []), links_of.get(document.doc_id, [])
+            page, _ = _render(document, doc_marks, doc_links, rows, back)
+            # not durable: a later report makes a lost page again
+            write_text_atomic(folder / page_name(document.doc_id), page, durable=False)
     if folder.is_dir():
-        keep = {page_name(d) for d in documents["doc_id"]}
-        for stale in folder.glob("*.html"):
-            if stale.name not in keep:
-                stale.unlink(missing_ok=True)
+        keep = set(names) if doc_ids is None else {page_name(d) for d in documents["doc_id"].tolist()}
+        for entry in entries:
+            if fnmatch.fnmatch(entry.name, "*.html") and entry.name not in keep:
+                Path(entry.path).unlink(missing_ok=True)
         kept = {name: f for name, f in previous.items() if name in keep and name not in fingerprints}
         write_text_atomic(index_file, json.dumps({"code": code, "pages": kept | fingerprints}), durable=False)
-    return written
+    return {doc_id: f"{SHOW_DIR}/{name}" for doc_id, name in zip(chosen["doc_id"].tolist(), names, strict=True)}
 
 
 PAGES_INDEX = ".pages.json"  # page → fingerprint of what it shows: a re-run rewrites only changed pages
 
 
-def _fingerprint(
-    document: Any, marks: list[Mark], links: list[tuple[str, str, str]], rows: dict[str, dict[str, Any]], back: str
-) -> str:
-    """Everything a page shows: the document, its marks and links, the rows of its entities."""
-    entity_ids = sorted({entity_id for _, entity_id, _ in links})
-    shown = (
-        document.doc_id,
-        document.title,
-        document.published,
-        document.issuer,
-        document.text,
-        marks,
-        links,
-        [rows.get(e) for e in entity_ids],
-        back,
-    )
-    return hashlib.blake2b(repr(shown).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+def page_fingerprints(
+    documents: pd.DataFrame, mentions: pd.DataFrame, links: pd.DataFrame, entities: pd.DataFrame
+) -> list[str]:
+    """A hash of everything each document's page shows (its document row, its marks and
+    links in order, the rows of its entities), computed column-wise for all documents at
+    once: a corpus has tens of thousands of pages and almost all stay as they are."""
+    codes, doc_ids = pd.factorize(documents["doc_id"], use_na_sentinel=False)
+    position = pd.Index(doc_ids)
+    marks = mentions[mentions["end"] > mentions["start"]]
+    people = marks["person_mention_id"] if "person_mention_id" in marks.columns else ""
+    rows = entities.drop_duplicates("entity_id", keep="last")  # as entity_rows: the last row counts
+    shown = _row_hashes(rows[["entity_id", "type", "canonical_name", "canonical_status", "variants"]])
+    pairs = links[["doc_id", "entity_id"]].drop_duplicates()
+    where = pd.Index(rows["entity_id"]).get_indexer(pairs["entity_id"])
+    parts = [
+        _row_hashes(documents[["doc_id", "title", "published", "issuer", "text"]]),
+        _per_document(position, marks, ["mention_id", "label", "start", "end"], people)[codes],
+        _per_document(position, links, ["mention_id", "entity_id", "text"])[codes],
+        _summed(position, pairs["doc_id"], np.append(shown, np.uint64(0))[where])[codes],  # 0: no such entity
+    ]
+    combined = _row_hashes(pd.DataFrame(dict(enumerate(parts))))
+    return [f"{value:016x}" for value in combined.tolist()]
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    # categorize=False: most values (texts, mention IDs) occur once, factorising them costs more
+    return pd.util.hash_pandas_object(frame, index=False, categorize=False).to_numpy()
+
+
+def _per_document(position: pd.Index, rows: pd.DataFrame, columns: list[str], *extra: Any) -> np.ndarray:
+    """Per document, a hash of its rows in their order (each row hashed with its place)."""
+    ordered = rows[columns].assign(place=rows.groupby("doc_id", sort=False).cumcount())
+    for number, values in enumerate(extra):
+        ordered[f"extra{number}"] = values
+    return _summed(position, rows["doc_id"], _row_hashes(ordered))
+
+
+def _summed(position: pd.Index, doc_ids: pd.Series, hashes: np.ndarray) -> np.ndarray:
+    """The sum (mod 2**64) of each document's row hashes; 0 for a document without rows."""
+    total = np.zeros(len(position), dtype=np.uint64)
+    where = position.get_indexer(doc_ids)
+    known = where >= 0
+    np.add.at(total, where[known], hashes.astype(np.uint64)[known])
+    return total
 
 
 def _read_index(path: Path, code: str) -> dict[str, str]:

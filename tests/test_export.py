@@ -176,3 +176,80 @@ def test_the_workbook_leaves_out_the_mentions_of_a_large_corpus_and_says_so(samp
         assert ("Erwähnungen" in sheets) == has_sheet, (limit, sheets)
         assert any("workbook_max_mentions" in note for note in notes) == (not has_sheet)
         assert len(tables["mentions.csv"]) == n_mentions  # the CSV keeps them all
+
+
+def pandas_csv_text(frame: pd.DataFrame, dialect: str) -> str:
+    """What to_csv_text must write: pandas' to_csv of the safe cells (under German headers)."""
+    from pipeline.columns import german_headers
+    from pipeline.export import DIALECTS, safe_cells
+
+    delimiter, decimal = DIALECTS[dialect]
+    safe = german_headers(frame)
+    cells = pd.DataFrame({c: safe_cells(safe[c]) for c in safe.columns}, columns=safe.columns)
+    return "\ufeff" + cells.to_csv(index=False, sep=delimiter, decimal=decimal, lineterminator="\r\n")
+
+
+def test_csv_text_is_what_pandas_writes_quotes_line_breaks_formulas_numbers_and_gaps():
+    texts = ["a;b", "a,b", 'er sagte "ja"', "zwei\nZeilen", "CR\rallein", "=1+1", "-5", "@x", "\tTab", ""]
+    texts += ["ü", "x" * 40_000, None, float("nan"), "'=schon", "+49 231", " Leer am Anfang", '"', ";"]
+    n = len(texts)
+    table = pd.DataFrame(
+        {
+            "entity_id": texts,
+            "canonical_name": pd.array(texts, dtype="str"),  # Arrow-backed text, as parquet gives it
+            "n_mentions": range(n),
+            "confidence": [0.5, 1e-7, float("nan"), 2.0, -0.25] * 3 + [1.0] * (n - 15),
+            "merged": [True, False] * (n // 2) + [True] * (n % 2),
+            "variants": [1, "=x", 2.5, None, True] * 3 + ["a"] * (n - 15),  # mixed: pandas formats them
+        }
+    )
+    for dialect in ("excel-de", "excel"):
+        assert to_csv_text(table, dialect) == pandas_csv_text(table, dialect)
+        for column in table.columns:  # a table of one column: an empty field is written ""
+            assert to_csv_text(table[[column]], dialect) == pandas_csv_text(table[[column]], dialect), column
+        assert to_csv_text(table.head(0), dialect) == pandas_csv_text(table.head(0), dialect)
+
+
+def test_list_columns_are_joined_as_json_reads_them():
+    from pipeline.export import join_list
+
+    cells = [
+        json.dumps(["Jürgen Weiß", "J. Weiß"], ensure_ascii=False),
+        json.dumps(['Ali "Ali" Öz', "a\\b", "Zeile\nzwei"]),  # escapes: parsed
+        json.dumps(["x"] * 5_000),  # too long for a cell: cut with a count
+        '["a","b"]',  # another spacing: parsed
+        "[]",
+        "",
+        '[""]',
+        '["ü", ""]',
+    ]
+    table = flatten_lists(pd.DataFrame({"variants": cells, "roles": pd.array(cells, dtype="str")}))
+    expected = [join_list(json.loads(v)) if v else "" for v in cells]
+    assert list(table["variants"]) == expected and list(table["roles"]) == expected
+    for odd in ('["a\x01"]', "[1, 2]", "[kein json]"):  # not lists of JSON strings: the column stays
+        assert list(flatten_lists(pd.DataFrame({"x": ['["a"]', odd]}))["x"]) == ['["a"]', odd]
+
+
+def test_the_workbook_reads_its_review_sheets_when_it_is_waited_for(tmp_path):
+    from pipeline.export import WorkbookJob
+
+    path = tmp_path / "out.xlsx"
+    later = {"Abweichungen": frame()}
+    job = WorkbookJob({"Personen": frame()}, path, review=lambda: later)
+    later["Dokumente"] = frame().iloc[:1]  # written after the job started: still in the workbook
+    job.wait()
+    assert load_workbook(path).sheetnames == ["Personen", "Abweichungen", "Dokumente"]
+
+
+def test_a_caller_that_never_waits_leaves_no_workbook_and_does_not_hang(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import pandas as pd, sys\n"
+        "from pathlib import Path\n"
+        "from pipeline.export import WorkbookJob\n"
+        "WorkbookJob({'Personen': pd.DataFrame({'a': ['x']})}, Path(sys.argv[1]))\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "out.xlsx")], timeout=60, check=True)
+    assert list(tmp_path.iterdir()) == []

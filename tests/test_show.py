@@ -278,3 +278,40 @@ def test_a_rerun_rewrites_only_the_pages_whose_content_changed(sample_run, tmp_p
     (processed / SHOW_DIR / lost).unlink()
     write(renamed)
     assert (processed / SHOW_DIR / lost).is_file()
+
+
+def test_a_page_fingerprint_changes_with_everything_its_page_shows_and_only_its_own():
+    from pipeline.show import page_fingerprints
+
+    document, mentions, links, entities = parts()
+    other = document.copy()
+    other["doc_id"] = "e"
+    documents = pd.DataFrame([document, other])
+    # the other document has the same mentions and entities (another copy of the text)
+    mentions = pd.concat([mentions, mentions.assign(doc_id="e", mention_id=mentions["mention_id"] + "e")])
+    links = pd.concat([links, links.assign(doc_id="e", mention_id=links["mention_id"] + "e")])
+    before = page_fingerprints(documents, mentions, links, entities)
+    assert len(set(before)) == 2 and page_fingerprints(documents, mentions, links, entities) == before
+
+    def changed(docs=documents, marks=mentions, linked=links, rows=entities) -> list[bool]:
+        after = page_fingerprints(docs, marks.reset_index(drop=True), linked.reset_index(drop=True), rows)
+        return [a != b for a, b in zip(before, after, strict=True)]
+
+    first = mentions["doc_id"] == "d"
+    assert changed(docs=documents.assign(title=["Neu", document["title"]])) == [True, False]
+    assert changed(docs=documents.assign(text=[TEXT, TEXT + " "])) == [False, True]
+    assert changed(marks=mentions.assign(label=mentions["label"].where(~first, "ORG"))) == [True, False]
+    swapped = pd.concat([mentions[first].iloc[::-1], mentions[~first]])  # the order of the marks counts
+    assert changed(marks=swapped) == [True, False]
+    assert changed(marks=mentions[mentions["mention_id"] != "m3e"]) == [False, True]
+    assert changed(linked=links.assign(text=links["text"].where(links["mention_id"] != "m2", "Herne!"))) == [
+        True,
+        False,
+    ]
+    # an entity row shown on both pages, and one shown on neither
+    assert changed(rows=entities.assign(variants=entities["variants"].where(entities["entity_id"] != "L-1", "[]"))) == [
+        True,
+        True,
+    ]
+    assert changed(rows=entities.assign(canonical_name=["Frank Dudda", "Herne", "Woanders"])) == [False, False]
+    assert changed(rows=entities[entities["entity_id"] != "P-1"]) == [True, True]

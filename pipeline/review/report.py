@@ -27,6 +27,7 @@ import json
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,7 +38,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rapidfuzz.distance import Levenshtein
 
-from pipeline.export import flatten_lists, write_csv
+from pipeline.export import DISCREPANCIES_FILE, flatten_lists, read_columns, write_csv
 from pipeline.extract import MENTIONS_FILE
 from pipeline.gazetteers import load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
@@ -49,7 +50,6 @@ from pipeline.resolve.pairs import STOP_ROLE_WORDS, hyphen_fold, skeleton
 from pipeline.show import write_pages
 
 DISCREPANCIES_CSV = "discrepancies.csv"
-DISCREPANCIES_FILE = "discrepancies.parquet"
 DISCREPANCIES_HTML = "discrepancies.html"
 DUPLICATES_CSV = "possible_duplicates.csv"
 SEVERITY = ("encoding", "typo", "spelling", "transliteration", "diacritic")
@@ -255,11 +255,18 @@ def first_disjoint_pair(words: dict[str, set[str]]) -> tuple[str, str] | None:
 def fact_conflicts(facts: pd.DataFrame, entities: pd.DataFrame, published: dict[str, str]) -> list[dict[str, Any]]:
     """Roles or affiliations of one person in two documents of the same year that share no word."""
     conflicts = []
-    names = dict(zip(entities["entity_id"], entities["canonical_name"], strict=True))
-    for (entity_id, fact), group in facts.groupby(["entity_id", "fact"], sort=True):
+    names = dict(zip(entities["entity_id"].tolist(), entities["canonical_name"].tolist(), strict=True))
+    # values by person and fact, then by document, in the order of the rows (plain dicts:
+    # a group-by per person costs more than the comparison)
+    grouped: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    keys = facts.dropna(subset=["entity_id", "fact", "doc_id"])
+    lists = [keys[c].tolist() for c in ["entity_id", "fact", "doc_id", "value"]]
+    for entity_id, fact, doc, value in zip(*lists, strict=True):
+        grouped[entity_id, fact][doc].append(value)
+    for (entity_id, fact), values_of in sorted(grouped.items()):
         if entity_id not in names:
             continue
-        by_doc = {doc: list(g["value"]) for doc, g in group.groupby("doc_id", sort=True)}
+        by_doc = {doc: values_of[doc] for doc in sorted(values_of)}
         by_year: dict[str, dict[str, set[str]]] = defaultdict(dict)
         for doc, values in by_doc.items():
             by_year[(published.get(doc) or "")[:4]][doc] = _content_words(values)
@@ -298,13 +305,17 @@ def _dates(sentence: str) -> set[str]:
 
 def date_conflicts(mentions: pd.DataFrame) -> list[dict[str, Any]]:
     """The same named event (MISC) given different dates in different documents."""
-    events = mentions[mentions["label"] == "MISC"]
+    # each text, document and sentence once: a named event recurs in its sentences
+    events = mentions.loc[mentions["label"] == "MISC", ["text", "doc_id", "sentence"]].drop_duplicates()
     by_event: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     names: dict[str, str] = {}
-    for row in events.itertuples(index=False):
-        key = fold_din(row.text)
-        names.setdefault(key, row.text)
-        by_event[key][row.doc_id] |= _dates(row.sentence)
+    dates_in: dict[str, set[str]] = {}  # by sentence: most sentences name several events
+    for text, doc_id, sentence in zip(*[events[c].tolist() for c in ["text", "doc_id", "sentence"]], strict=True):
+        key = fold_din(text)
+        names.setdefault(key, text)
+        if sentence not in dates_in:
+            dates_in[sentence] = _dates(sentence)
+        by_event[key][doc_id] |= dates_in[sentence]
     conflicts = []
     for key, per_doc in sorted(by_event.items()):
         dated = {doc: dates for doc, dates in per_doc.items() if dates}
@@ -335,11 +346,18 @@ def find_discrepancies(
     published: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
+    # Only an entity with two full forms or a damaged one can have a discrepancy (classify
+    # finds nothing else): found column-wise, so the mentions of the others are never walked.
+    full = links[links["normalisation"] != "surname only"]
+    n_forms = full.drop_duplicates(["entity_id", "normalised"])["entity_id"].value_counts()
+    damaged = links.loc[links["repaired"].isin(["codepage", "mojibake"]), "entity_id"]
+    candidates = set(n_forms.index[n_forms > 1].tolist()) | set(damaged.tolist())
     grouped: dict[str, list[Surface]] = defaultdict(list)
     columns = ["entity_id", "text", "normalised", "key", "normalisation", "repaired", "doc_id"]
-    for entity_id, *values in links[columns].itertuples(index=False, name=None):
+    surfaces_of = links.loc[links["entity_id"].isin(candidates), columns]
+    for entity_id, *values in zip(*[surfaces_of[c].tolist() for c in columns], strict=True):
         grouped[entity_id].append(Surface(*values))
-    for entity in entities.itertuples(index=False):
+    for entity in entities[entities["entity_id"].isin(candidates)].itertuples(index=False):
         surfaces = grouped.get(entity.entity_id)
         if not surfaces:
             continue
@@ -366,7 +384,9 @@ def find_discrepancies(
     frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in {"status", "decision"}])
     frame["forms"] = [f if isinstance(f, str) else "[]" for f in frame["forms"]]
     decided = {
-        e: json.loads(d) for e, d in zip(entities["entity_id"], entities["decisions"], strict=True) if json.loads(d)
+        e: made
+        for e, d in zip(entities["entity_id"].tolist(), entities["decisions"].tolist(), strict=True)
+        if d != "[]" and (made := json.loads(d))  # most entities have no decisions ("[]")
     }
     frame["decision"] = frame["entity_id"].map(lambda e: ", ".join(decided.get(e, [])))
     frame["status"] = ["decided" if d else "open" for d in frame["decision"]]
@@ -474,6 +494,28 @@ def show_link(page: str, mention_id: str = "") -> str:
     return file_link(page) + (f"#{quote(mention_anchor(mention_id), safe='')}" if mention_id else "")
 
 
+class SourceLinks(Mapping[str, str]):
+    """doc_id → the relative link from the processed folder to the document's source file,
+    made when the page first asks for it: the page links to few of a corpus's documents."""
+
+    def __init__(self, documents: pd.DataFrame, raw_dir: Path, processed_dir: Path) -> None:
+        self._sources = dict(zip(documents["doc_id"].tolist(), documents["source_path"].tolist(), strict=True))
+        self._raw_dir, self._processed_dir = os.fspath(raw_dir), os.path.abspath(processed_dir)
+        self._links: dict[str, str] = {}
+
+    def __getitem__(self, doc_id: str) -> str:
+        if doc_id not in self._links:
+            source = os.path.join(self._raw_dir, self._sources[doc_id])
+            self._links[doc_id] = file_link(os.path.relpath(source, self._processed_dir).replace(os.sep, "/"))
+        return self._links[doc_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
 def _environment() -> Environment:
     return Environment(
         loader=PackageLoader("pipeline", "review/templates"),
@@ -494,7 +536,7 @@ def render_html(
     discrepancies: pd.DataFrame,
     links: pd.DataFrame,
     documents: pd.DataFrame,
-    doc_links: dict[str, str],
+    doc_links: Mapping[str, str],
     duplicates: pd.DataFrame | None = None,
     language: str = "de",
     decisions_file: str = "data/decisions.csv",
@@ -506,18 +548,19 @@ def render_html(
     show_pages = show_pages or {}
     duplicates = duplicates if duplicates is not None else pd.DataFrame(columns=["pair_id", "status"])
     texts = TEXTS.get(language, TEXTS["de"])
-    titles = dict(zip(documents["doc_id"], documents["title"], strict=True)) if len(documents) else {}
+    titles = dict(zip(documents["doc_id"].tolist(), documents["title"].tolist(), strict=True)) if len(documents) else {}
     wanted = set(discrepancies["entity_id"]) | set(duplicates.get("entity_a", [])) | set(duplicates.get("entity_b", []))
     mentions_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     counts: Counter = Counter()
     first_by_variant: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    mention_ids = links["mention_id"] if "mention_id" in links else [""] * len(links)
-    for entity_id, text, doc_id, sentence, mention_id in zip(
-        links["entity_id"], links["text"], links["doc_id"], links["sentence"], mention_ids, strict=True
-    ):
-        if entity_id not in wanted:
-            continue
+    links = links[links["entity_id"].isin(wanted)]
+    mention_ids = links["mention_id"].tolist() if "mention_id" in links else [""] * len(links)
+    lists = [links[c].tolist() for c in ["entity_id", "text", "doc_id", "sentence"]]
+    for entity_id, text, doc_id, sentence, mention_id in zip(*lists, mention_ids, strict=True):
         counts[entity_id] += 1
+        first = first_by_variant[entity_id]
+        if counts[entity_id] > MENTIONS_SHOWN and text in first:
+            continue  # shown neither in the list nor as the first of its form
         page = show_pages.get(doc_id)
         mention = {
             "doc": doc_id,
@@ -528,7 +571,7 @@ def render_html(
         }
         if counts[entity_id] <= MENTIONS_SHOWN:
             mentions_of[entity_id].append(mention)
-        first_by_variant[entity_id].setdefault(text, mention)
+        first.setdefault(text, mention)
     cards = []
     for row in discrepancies.itertuples(index=False):
         forms = json.loads(row.forms) if row.forms else []
@@ -582,26 +625,38 @@ def render_html(
     )
 
 
+# the columns of the stages' files that the report and the pages use (text read as Arrow:
+# the report works on whole columns and walks, as Python lists, only the rows it shows)
+COLUMNS_USED = {
+    ENTITIES_FILE: "entity_id type canonical_name canonical_status canonical_reason variants decisions".split(),
+    MENTION_ENTITIES_FILE: "mention_id doc_id entity_id text normalised key normalisation repaired sentence".split(),
+    MENTIONS_FILE: "doc_id mention_id text label start end sentence person_mention_id".split(),
+    DOCUMENTS_FILE: "doc_id source_path title published issuer text".split(),
+}
+
+
 def run_report(processed_dir: Path, config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stage entry point: entities, links, candidate pairs → discrepancies.csv/.parquet,
     possible_duplicates.csv and discrepancies.html. Returns (discrepancies, duplicates)."""
-    entities = read_parquet(processed_dir / ENTITIES_FILE, "resolve")
-    links = read_parquet(processed_dir / MENTION_ENTITIES_FILE, "resolve")
+
+    def read(name: str, stage: str) -> pd.DataFrame:
+        return read_columns(processed_dir / name, stage, COLUMNS_USED[name])
+
+    entities = read(ENTITIES_FILE, "resolve")
+    links = read(MENTION_ENTITIES_FILE, "resolve")
     facts = read_parquet(processed_dir / FACTS_FILE, "resolve")
     duplicates = read_parquet(processed_dir / CANDIDATES_FILE, "resolve")
-    mentions = read_parquet(processed_dir / MENTIONS_FILE, "extract")
-    documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest")
-    published = dict(zip(documents["doc_id"], documents["published"], strict=True)) if len(documents) else {}
+    mentions = read(MENTIONS_FILE, "extract")
+    documents = read(DOCUMENTS_FILE, "ingest")
+    published = (
+        dict(zip(documents["doc_id"].tolist(), documents["published"].tolist(), strict=True)) if len(documents) else {}
+    )
     discrepancies = find_discrepancies(entities, links, facts, mentions, published)
     write_parquet_atomic(processed_dir / DISCREPANCIES_FILE, discrepancies)
     dialect = config["export"]["csv_dialect"]
     write_csv(flatten_lists(discrepancies), processed_dir / DISCREPANCIES_CSV, dialect)
     write_csv(duplicates, processed_dir / DUPLICATES_CSV, dialect)
-    raw_dir = Path(config["paths"]["raw_dir"])
-    doc_links = {
-        row.doc_id: file_link(Path(os.path.relpath(raw_dir / row.source_path, processed_dir)).as_posix())
-        for row in documents.itertuples(index=False)
-    }
+    doc_links = SourceLinks(documents, Path(config["paths"]["raw_dir"]), processed_dir)
     # every document's page (about 1 ms each), so that any page the report links to exists
     show_pages = write_pages(
         processed_dir, documents, mentions, links, entities, report_page=processed_dir / DISCREPANCIES_HTML
