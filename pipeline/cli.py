@@ -557,8 +557,15 @@ def run(
                 raise typer.Exit(1)
             _extract(cfg)
             _resolve(cfg)
-        _report(cfg)  # before export: the workbook has a sheet of the report's discrepancies
+        # the workbook is written while the report runs: it reads its review sheets
+        # (the report's discrepancies among them) when it is waited for
         workbook = _export(cfg, background=True)
+        try:
+            _report(cfg)
+        except BaseException:
+            if workbook is not None:
+                workbook.stop()
+            raise
         if workbook is not None:
             _workbook(workbook)
     raise typer.Exit(code)
