@@ -124,6 +124,8 @@ def fold_plain(text: str) -> str:
 
 
 def _strip_marks(text: str) -> str:
+    if text.isascii():  # nothing to decompose
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

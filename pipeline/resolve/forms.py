@@ -300,31 +300,55 @@ def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> di
         "parsed_roles",
         "mention_roles",
     ]
-    for row in entity_mentions[columns].itertuples(index=False):
-        form = forms.get(row.node)
+    # the extractor's titles and roles take few distinct values: each is split once
+    title_words: dict[Any, list[str]] = {}
+    role_parts: dict[Any, list[str]] = {}
+    for (
+        node,
+        label,
+        display,
+        key,
+        rule,
+        repaired,
+        given,
+        surname,
+        text,
+        doc_id,
+        parsed_titles,
+        mention_titles,
+        parsed_roles,
+        mention_roles,
+    ) in zip(*(entity_mentions[c].tolist() for c in columns), strict=True):
+        form = forms.get(node)
         if form is None:
-            form = forms[row.node] = Form(
-                node=row.node,
-                type=row.label,
-                display=row.display,
-                key=row.key,
-                rule=row.rule,
-                repaired=row.repaired,
-                given=tuple(row.given),
-                surname=row.surname,
-                city=city_names.get(node_scope(row.node), ""),
+            form = forms[node] = Form(
+                node=node,
+                type=label,
+                display=display,
+                key=key,
+                rule=rule,
+                repaired=repaired,
+                given=tuple(given),
+                surname=surname,
+                city=city_names.get(node_scope(node), ""),
             )
-        form.surfaces[row.text] += 1
-        form.displays[row.display] += 1
-        if row.repaired:
-            form.repaired_displays.add(row.display)
-            form.repaired = form.repaired or row.repaired
-        form.docs.add(row.doc_id)
+        form.surfaces[text] += 1
+        form.displays[display] += 1
+        if repaired:
+            form.repaired_displays.add(display)
+            form.repaired = form.repaired or repaired
+        form.docs.add(doc_id)
         form.n_mentions += 1
-        form.titles.update(row.parsed_titles)
-        form.titles.update(t for t in str(row.mention_titles).split() if t)
-        form.roles.update(row.parsed_roles)
-        form.roles.update(r for r in str(row.mention_roles).split(" | ") if r)
+        titles = title_words.get(mention_titles)
+        if titles is None:
+            titles = title_words[mention_titles] = [t for t in str(mention_titles).split() if t]
+        roles = role_parts.get(mention_roles)
+        if roles is None:
+            roles = role_parts[mention_roles] = [r for r in str(mention_roles).split(" | ") if r]
+        if parsed_titles or titles:
+            form.titles.update(parsed_titles, titles)
+        if parsed_roles or roles:
+            form.roles.update(parsed_roles, roles)
     return forms
 
 

@@ -11,14 +11,17 @@ The candidate pairs that were not merged are the possible duplicates a reviewer 
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -88,6 +91,7 @@ ENTITY_COLUMNS = [
     "emails",
     "phones",
 ]
+T = TypeVar("T")
 CONNECTOR_AFTER_PERSON = re.compile(r"^\s*,?\s*(?:von der|von den|vom|von|bei der|beim|bei|der|des|im|aus der|aus)\s*$")
 
 
@@ -259,8 +263,17 @@ def _gap_text(sentence: str, person_text: str, org_text: str) -> str | None:
 _JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps builds one per call
 
 
+def _json_list(values: list[Any]) -> str:
+    """`values` as `_JSON` writes them; lists of strings (all of them in practice) are
+    joined directly, several times faster per cell."""
+    try:
+        return "[" + ", ".join(map(encode_basestring, values)) + "]"
+    except TypeError:  # not all strings
+        return _JSON.encode(values)
+
+
 def _json(values: Iterable[Any]) -> str:
-    return _JSON.encode(sorted(values))
+    return _json_list(sorted(values))
 
 
 def _decided_reason(decision: Decision, suggested: str, name: str) -> str:
@@ -356,6 +369,26 @@ def candidate_table(
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
 
 
+def _without_cycle_collector(func: Callable[..., T]) -> Callable[..., T]:
+    """Runs `func` with Python's cyclic garbage collector paused: resolve builds
+    millions of small containers that live until it returns, and the collector would
+    walk all of them again and again (about a third of the time at 100k mentions).
+    Nothing here builds reference cycles; plain reference counting frees the rest."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return wrapper
+
+
+@_without_cycle_collector
 def resolve(
     mentions: pd.DataFrame,
     documents: pd.DataFrame,
@@ -414,6 +447,9 @@ def resolve(
                 current = state.current_id(entity_id, lineage) if entity_id else None
                 if current:
                     applied_by_entity[current].add(status["decision_id"])
+    absorbed: dict[str, list[str]] = defaultdict(list)  # ID → the IDs it absorbed
+    for old, new in state.aliases.items():
+        absorbed[new].append(old)
     rows: dict[str, dict[str, Any]] = {}
     for root, members in state.clusters.items():
         entity_id = state.ids[root]
@@ -443,13 +479,13 @@ def resolve(
             "normalised_forms": _json({d for f in members for d in f.displays}),
             "n_documents": len(docs),
             "n_mentions": sum(f.n_mentions for f in members),
-            "documents": json.dumps(docs, ensure_ascii=False),
+            "documents": _json_list(docs),
             "first_seen": dates[0] if dates else "",
             "last_seen": dates[-1] if dates else "",
             "titles": _json(set().union(*(f.titles for f in members))),
             "roles": _json(set().union(*(f.roles for f in members))),
-            "merge_reasons": json.dumps(state.uf.reasons.get(root, []), ensure_ascii=False),
-            "merged_ids": _json(old for old, new in state.aliases.items() if new == entity_id),
+            "merge_reasons": _json_list(state.uf.reasons.get(root, [])),
+            "merged_ids": _json(absorbed.get(entity_id, ())),
             "decisions": _json(applied_by_entity.get(entity_id, ())),
         }
     entities = pd.DataFrame(list(rows.values()), columns=ENTITY_COLUMNS[:-3]).sort_values(
