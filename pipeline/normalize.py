@@ -59,6 +59,7 @@ SURNAME_PARTICLES = {
 }
 LEADING_WORDS = {"der", "die", "das", "des", "dem", "den", "vom", "von", "im", "am", "zum", "zur", "beim"}
 QUOTES = "„“”\"»«‚‘’'"
+NO_QUOTES = str.maketrans("", "", QUOTES)
 LEGAL_FORM_SPELLINGS = [
     (re.compile(r"\be\.\s*V\.?(?=\s|$)|\beV\b"), "e.V."),
     (re.compile(r"\bg\s*GmbH\b"), "gGmbH"),
@@ -290,8 +291,8 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
 def normalize_org(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     """(display form, matching key) of an organisation mention."""
     gaz = gaz or load_gazetteers()
-    repaired, _ = clean_and_repair("".join(ch for ch in text if ch not in QUOTES))
-    cleaned = collapse("".join(ch for ch in repaired if ch not in QUOTES))
+    repaired, _ = clean_and_repair(text.translate(NO_QUOTES))
+    cleaned = collapse(repaired.translate(NO_QUOTES))
     for pattern, replacement in LEGAL_FORM_SPELLINGS:
         cleaned = pattern.sub(replacement, cleaned)
     words = cleaned.split()

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.gazetteers import Gazetteers
@@ -122,23 +123,28 @@ def normalise_mentions(
     entity_mentions = mentions[mentions["label"].isin(ENTITY_TYPES)].rename(
         columns={"titles": "mention_titles", "roles": "mention_roles"}
     )
-    distinct = zip(entity_mentions["label"].tolist(), entity_mentions["text"].tolist(), strict=True)
+    # each distinct (label, text) is normalised once; rows take their values by code
+    label_codes, labels = pd.factorize(entity_mentions["label"].to_numpy(dtype=object), use_na_sentinel=False)
+    text_codes, texts = pd.factorize(entity_mentions["text"].to_numpy(dtype=object), use_na_sentinel=False)
+    width = max(len(texts), 1)
+    codes, pair_codes = pd.factorize(label_codes.astype(np.int64) * width + text_codes)
     normalised: Normalised = {}
-    for pair in distinct:
-        if pair not in normalised:
-            normalised[pair] = known.get(pair) or _normalise(*pair, gaz)
-    values = [normalised[pair] for pair in zip(entity_mentions["label"], entity_mentions["text"], strict=True)]
-    for column, default in (
-        ("display", ""),
-        ("key", ""),
-        ("rule", ""),
-        ("repaired", ""),
-        ("given", ()),
-        ("surname", ""),
+    for pair_code in pair_codes.tolist():
+        pair = (labels[pair_code // width], texts[pair_code % width])
+        normalised[pair] = known.get(pair) or _normalise(*pair, gaz)
+    values = list(normalised.values())
+    for column, name, default in (
+        ("display", "display", ""),
+        ("key", "key", ""),
+        ("rule", "rule", ""),
+        ("repaired", "repaired", ""),
+        ("given", "given", ()),
+        ("surname", "surname", ""),
+        ("parsed_titles", "titles", ()),
+        ("parsed_roles", "roles", ()),
     ):
-        entity_mentions[column] = _objects([v.get(column, default) for v in values], entity_mentions.index)
-    entity_mentions["parsed_titles"] = _objects([v.get("titles", ()) for v in values], entity_mentions.index)
-    entity_mentions["parsed_roles"] = _objects([v.get("roles", ()) for v in values], entity_mentions.index)
+        distinct = pd.Series([v.get(name, default) for v in values], dtype=object).to_numpy()
+        entity_mentions[column] = _objects(distinct[codes], entity_mentions.index)
     return entity_mentions, normalised
 
 
