@@ -31,7 +31,7 @@ def choose_canonical(members: list[Form], type_: str, gaz: Gazetteers) -> tuple[
     for display in genitives if len(genitives) < len(counts) else ():
         del counts[display]  # "Serap Gülers" names Serap Güler
     displays = list(counts)
-    abbreviations = set(gaz.abbreviations)
+    abbreviations = gaz.abbreviations
 
     def rank(display: str) -> tuple:
         words = display.split()
@@ -42,7 +42,8 @@ def choose_canonical(members: list[Form], type_: str, gaz: Gazetteers) -> tuple[
             counts[display],
         )
 
-    ordered = sorted(displays, key=lambda d: (rank(d), d), reverse=True)
+    # one display (most entities) needs no ranking
+    ordered = sorted(displays, key=lambda d: (rank(d), d), reverse=True) if len(displays) > 1 else displays
     best = ordered[0]
     city = next((f.city for f in members if f.city), "")
     if city and all(f.city == city or f.scope.startswith("doc:") for f in members) and city not in best:

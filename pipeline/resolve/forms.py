@@ -35,6 +35,7 @@ from pipeline.normalize import (
 ENTITY_TYPES = ("PER", "LOC", "ORG")
 SCOPE_SEPARATOR = "|"
 _PLACE_WORDS: dict[str, list[str]] = {}  # display → its place words (one gazetteer per process)
+_PLACE_WORD: dict[str, bool] = {}  # word → whether it names a place (likewise)
 PLACE_CONNECTORS = {"der", "des", "stadt", "kreisstadt", "kreis", "kreises", "im", "in", "für", "fuer"}
 ISSUER_PLACE = re.compile(r"(?:Stadt|Kreisstadt|Gemeinde|Kreis|Stadtverwaltung|Kreisverwaltung)\s+(.+)$")
 
@@ -177,11 +178,20 @@ def normalised_from_table(table: pd.DataFrame) -> Normalised:
     return known
 
 
+def _is_place_word(word: str, gaz: Gazetteers) -> bool:
+    known = _PLACE_WORD.get(word)
+    if known is None:
+        known = normalize_place(word.rstrip(","), gaz)[0] in gaz.places
+        if len(_PLACE_WORD) < 200_000:
+            _PLACE_WORD[word] = known
+    return known
+
+
 def _place_words(display: str, gaz: Gazetteers) -> list[str]:
     if display in _PLACE_WORDS:
         return _PLACE_WORDS[display]
     words = display.replace("-", " ").split()
-    found = [w for w in words if normalize_place(w.rstrip(","), gaz)[0] in gaz.places]
+    found = [w for w in words if _is_place_word(w, gaz)]
     if len(_PLACE_WORDS) < 200_000:
         _PLACE_WORDS[display] = found
     return found
@@ -288,73 +298,83 @@ def assign_nodes(entity_mentions: pd.DataFrame, cities: dict[str, str], gaz: Gaz
     return pd.Series(nodes, index=entity_mentions.index, dtype=object), city_names
 
 
+def _split_cells(column: pd.Series, separator: str | None, order: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
+    """The extractor's titles ("Dr. Prof.") or roles ("Sprecherin | Leiterin") of the rows
+    in `order`, each distinct cell split once: (parts per row, whether a row has any)."""
+    codes, cells = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
+    parts = [[p for p in str(cell).split(separator) if p] for cell in cells]
+    has = np.array([bool(p) for p in parts] + [False], dtype=bool)  # an extra entry: indexable when empty
+    ordered = codes[order]
+    return [parts[c] for c in ordered.tolist()], has[ordered]
+
+
 def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> dict[str, Form]:
+    """One form per node, in the order the nodes first occur; a node's mentions are
+    counted in one go (its rows are taken together, in their order)."""
+    codes, nodes = pd.factorize(entity_mentions["node"].to_numpy(dtype=object))
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
+    ends = np.r_[starts[1:], len(codes)].astype(np.int64)
+
+    def column(name: str) -> list[Any]:
+        return entity_mentions[name].to_numpy(dtype=object)[order].tolist()
+
+    label, display, key, rule, repaired, given, surname, text, doc_id, parsed_titles, parsed_roles = (
+        column(c)
+        for c in (
+            "label",
+            "display",
+            "key",
+            "rule",
+            "repaired",
+            "given",
+            "surname",
+            "text",
+            "doc_id",
+            "parsed_titles",
+            "parsed_roles",
+        )
+    )
+    titles, has_titles = _split_cells(entity_mentions["mention_titles"], None, order)
+    roles, has_roles = _split_cells(entity_mentions["mention_roles"], " | ", order)
+    flags = (
+        has_titles | np.array([bool(t) for t in parsed_titles], dtype=bool),
+        has_roles | np.array([bool(r) for r in parsed_roles], dtype=bool),
+        np.array([bool(r) for r in repaired], dtype=bool),
+    )
+    # per node: does any of its rows carry titles, roles, a repair?
+    any_titles, any_roles, any_repaired = (
+        np.logical_or.reduceat(f, starts).tolist() if len(starts) else [] for f in flags
+    )
     forms: dict[str, Form] = {}
-    columns = [
-        "node",
-        "label",
-        "display",
-        "key",
-        "rule",
-        "repaired",
-        "given",
-        "surname",
-        "text",
-        "doc_id",
-        "parsed_titles",
-        "mention_titles",
-        "parsed_roles",
-        "mention_roles",
-    ]
-    # the extractor's titles and roles take few distinct values: each is split once
-    title_words: dict[Any, list[str]] = {}
-    role_parts: dict[Any, list[str]] = {}
-    for (
-        node,
-        label,
-        display,
-        key,
-        rule,
-        repaired,
-        given,
-        surname,
-        text,
-        doc_id,
-        parsed_titles,
-        mention_titles,
-        parsed_roles,
-        mention_roles,
-    ) in zip(*(entity_mentions[c].tolist() for c in columns), strict=True):
-        form = forms.get(node)
-        if form is None:
-            form = forms[node] = Form(
-                node=node,
-                type=label,
-                display=display,
-                key=key,
-                rule=rule,
-                repaired=repaired,
-                given=tuple(given),
-                surname=surname,
-                city=city_names.get(node_scope(node), ""),
-            )
-        form.surfaces[text] += 1
-        form.displays[display] += 1
-        if repaired:
-            form.repaired_displays.add(display)
-            form.repaired = form.repaired or repaired
-        form.docs.add(doc_id)
-        form.n_mentions += 1
-        titles = title_words.get(mention_titles)
-        if titles is None:
-            titles = title_words[mention_titles] = [t for t in str(mention_titles).split() if t]
-        roles = role_parts.get(mention_roles)
-        if roles is None:
-            roles = role_parts[mention_roles] = [r for r in str(mention_roles).split(" | ") if r]
-        if parsed_titles or titles:
-            form.titles.update(parsed_titles, titles)
-        if parsed_roles or roles:
-            form.roles.update(parsed_roles, roles)
+    for g, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        node = nodes[g]
+        form = forms[node] = Form(
+            node=node,
+            type=label[s],
+            display=display[s],
+            key=key[s],
+            rule=rule[s],
+            repaired=repaired[s],
+            given=tuple(given[s]),
+            surname=surname[s],
+            city=city_names.get(node_scope(node), ""),
+            surfaces=Counter(text[s:e]),
+            displays=Counter(display[s:e]),
+            docs=set(doc_id[s:e]),
+            n_mentions=e - s,
+        )
+        if any_repaired[g]:
+            for i in range(s, e):
+                if repaired[i]:
+                    form.repaired_displays.add(display[i])
+                    form.repaired = form.repaired or repaired[i]
+        if any_titles[g]:
+            for i in range(s, e):
+                form.titles.update(parsed_titles[i], titles[i])
+        if any_roles[g]:
+            for i in range(s, e):
+                form.roles.update(parsed_roles[i], roles[i])
     return forms
 
 

@@ -508,7 +508,8 @@ def resolve(
                 contact.text if contact.label != "FAX" else f"Fax {contact.text}"
             )
     for column, values in (("affiliations", affiliations), ("emails", emails), ("phones", phones)):
-        entities[column] = entities["entity_id"].map(lambda e, v=values: _json(v.get(e, ())))
+        cells = [_json(values[e]) if e in values else "[]" for e in entities["entity_id"].tolist()]
+        entities[column] = pd.Series(cells, index=entities.index)
 
     types = {entity_id: row["type"] for entity_id, row in rows.items()}
     links = entity_mentions[
