@@ -48,7 +48,7 @@ SCORES = {
     "fuzzy organisation": 0.9,
     "surname known once in the corpus": 0.82,
 }
-WORDS = re.compile(r"\w+")
+LONG_WORDS = re.compile(r"\w{4,}")  # the same as the \w+ runs longer than three characters
 CONTEXT_DOCS_CAP = 40  # document pairs compared per person pair (frequent names stay cheap)
 
 
@@ -352,35 +352,41 @@ class Context:
     """What the texts say around each form: evidence for fuzzy person matches."""
 
     doc_entities: dict[str, set[str]]
-    sentences: dict[str, set[frozenset[str]]]
+    person_sentences: dict[str, list[tuple[str, str]]]  # node → (sentence, text) of each of its mentions
     doc_city: dict[str, str]
     people_by_surname: dict[str, set[str]]  # folded surname → skeletons of the first given names seen with it
+    _sentence_words: dict[str, set[frozenset[str]]] = field(default_factory=dict)
 
     def area(self, doc: str) -> str:
         """The document's city, districts counted with their seat ("Kreis Unna" → "unna")."""
         return fold_din(self.doc_city.get(doc, "").removeprefix("Kreis "))
+
+    def sentences(self, node: str) -> set[frozenset[str]]:
+        """The words (over three letters) of each sentence around a person form, without
+        the name itself; found when first asked for, as few forms are ever compared."""
+        found = self._sentence_words.get(node)
+        if found is None:
+            found = self._sentence_words[node] = set()
+            for sentence, text in self.person_sentences.get(node, ()):
+                words = frozenset(LONG_WORDS.findall(sentence.replace(text, " ").lower()))
+                if words:
+                    found.add(words)
+        return found
 
 
 def build_context(entity_mentions: pd.DataFrame, forms: dict[str, Form], doc_city: dict[str, str]) -> Context:
     doc_entities: dict[str, set[str]] = defaultdict(set)
     for doc, node in zip(entity_mentions["doc_id"], entity_mentions["node"], strict=True):
         doc_entities[doc].add(node)
-    sentences: dict[str, set[frozenset[str]]] = defaultdict(set)
+    sentences: dict[str, list[tuple[str, str]]] = defaultdict(list)
     persons = entity_mentions[entity_mentions["label"] == "PER"]
-    words_of: dict[tuple[str, str], frozenset[str]] = {}  # a name in a sentence: its words looked up once
     for node, sentence, text in zip(persons["node"], persons["sentence"], persons["text"], strict=True):
-        words = words_of.get((sentence, text))
-        if words is None:
-            words = words_of[(sentence, text)] = frozenset(
-                w for w in WORDS.findall(sentence.replace(text, " ").lower()) if len(w) > 3
-            )
-        if words:
-            sentences[node].add(words)
+        sentences[node].append((sentence, text))
     people: dict[str, set[str]] = defaultdict(set)
     for form in forms.values():
         if form.type == "PER" and form.given and not form.scope:
             people[hyphen_fold(form.surname)].add(skeleton(form.given[0]))
-    return Context(doc_entities, sentences, doc_city, dict(people))
+    return Context(doc_entities, dict(sentences), doc_city, dict(people))
 
 
 def _jaccard(a: set | frozenset, b: set | frozenset) -> float:
@@ -424,7 +430,7 @@ def person_evidence(a: Form, b: Form, context: Context, settings: dict[str, Any]
     if surname == hyphen_fold(b.surname) and len(context.people_by_surname.get(surname, ())) == 1:
         evidence.append(f"the only person named {a.surname} in the documents")
     best_sentence = max(
-        (_jaccard(x, y) for x in context.sentences.get(a.node, ()) for y in context.sentences.get(b.node, ())),
+        (_jaccard(x, y) for x in context.sentences(a.node) for y in context.sentences(b.node)),
         default=0.0,
     )
     if best_sentence >= settings["sentence_min_jaccard"]:
