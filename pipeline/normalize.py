@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from typing import Any
 
 import cologne_phonetics
 import ftfy
@@ -152,6 +154,27 @@ def is_ascii_folding_of(candidate: str, other: str) -> bool:
     )
 
 
+class WordMemo:
+    """A per-word gazetteer lookup remembered for the gazetteer it was made with: names
+    repeat their words ("Stadtwerke", "Integrationszentrum"), so each is looked up once."""
+
+    def __init__(self, lookup: Callable[[str, Gazetteers], Any], max_size: int = 200_000) -> None:
+        self.lookup, self.max_size = lookup, max_size
+        self.gaz: Gazetteers | None = None
+        self.memo: dict[str, Any] = {}
+
+    def __call__(self, word: str, gaz: Gazetteers) -> Any:
+        if gaz is not self.gaz:
+            self.gaz, self.memo = gaz, {}
+        try:
+            return self.memo[word]
+        except KeyError:
+            value = self.lookup(word, gaz)
+            if len(self.memo) < self.max_size:
+                self.memo[word] = value
+            return value
+
+
 # --- persons -------------------------------------------------------------------
 
 
@@ -259,7 +282,7 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
 
     def is_head(i: int) -> bool:
         word = words[i]
-        if not (word[:1].isupper() and (word in gaz.common_nouns or gaz.is_org_word(word))):
+        if not (word[:1].isupper() and (word in gaz.common_nouns or _is_org_word(word, gaz))):
             return False
         # "Deutschen Bahn": a nominalised adjective before another noun is not the head
         following = words[i + 1] if i + 1 < len(words) else ""
@@ -272,7 +295,7 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
     head = next((i for i in range(len(words)) if is_head(i)), None)
     if head is None or head == 0:
         return words
-    ending = NOMINATIVE_ENDING.get(gaz.genus_of(words[head]))
+    ending = NOMINATIVE_ENDING.get(_genus_of(words[head], gaz))
     if ending is None:
         return words
     result = list(words)
@@ -315,7 +338,7 @@ def normalize_org(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     return display, key
 
 
-def _nominative_noun(word: str, gaz: Gazetteers) -> str:
+def _nominative_noun_of(word: str, gaz: Gazetteers) -> str:
     """ "Integrationszentrums" → "Integrationszentrum", "Kreises" → "Kreis": a genitive
     -s/-es on a noun the lexicon knows without it."""
     if len(word) < 5 or not word[:1].isupper() or word in gaz.noun_genus or word in gaz.places:
@@ -327,6 +350,11 @@ def _nominative_noun(word: str, gaz: Gazetteers) -> str:
         ):
             return stem
     return word
+
+
+_nominative_noun = WordMemo(_nominative_noun_of)
+_is_org_word = WordMemo(lambda word, gaz: gaz.is_org_word(word))
+_genus_of = WordMemo(lambda word, gaz: gaz.genus_of(word))
 
 
 @cache

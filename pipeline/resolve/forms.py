@@ -24,6 +24,7 @@ import pandas as pd
 from pipeline.gazetteers import Gazetteers
 from pipeline.normalize import (
     LEGAL_FORMS,
+    WordMemo,
     fold_din,
     local_institution_words,
     normalize_org,
@@ -35,7 +36,6 @@ from pipeline.normalize import (
 ENTITY_TYPES = ("PER", "LOC", "ORG")
 SCOPE_SEPARATOR = "|"
 _PLACE_WORDS: dict[str, list[str]] = {}  # display → its place words (one gazetteer per process)
-_PLACE_WORD: dict[str, bool] = {}  # word → whether it names a place (likewise)
 PLACE_CONNECTORS = {"der", "des", "stadt", "kreisstadt", "kreis", "kreises", "im", "in", "für", "fuer"}
 ISSUER_PLACE = re.compile(r"(?:Stadt|Kreisstadt|Gemeinde|Kreis|Stadtverwaltung|Kreisverwaltung)\s+(.+)$")
 
@@ -178,13 +178,7 @@ def normalised_from_table(table: pd.DataFrame) -> Normalised:
     return known
 
 
-def _is_place_word(word: str, gaz: Gazetteers) -> bool:
-    known = _PLACE_WORD.get(word)
-    if known is None:
-        known = normalize_place(word.rstrip(","), gaz)[0] in gaz.places
-        if len(_PLACE_WORD) < 200_000:
-            _PLACE_WORD[word] = known
-    return known
+_is_place_word = WordMemo(lambda word, gaz: normalize_place(word.rstrip(","), gaz)[0] in gaz.places)
 
 
 def _place_words(display: str, gaz: Gazetteers) -> list[str]:
@@ -308,6 +302,14 @@ def _split_cells(column: pd.Series, separator: str | None, order: np.ndarray) ->
     return [parts[c] for c in ordered.tolist()], has[ordered]
 
 
+def _counts(values: list[Any], start: int, end: int) -> Counter:
+    if end - start == 1:  # most nodes: one mention, counted without Counter.update
+        counts: Counter = Counter()
+        counts[values[start]] = 1
+        return counts
+    return Counter(values[start:end])
+
+
 def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> dict[str, Form]:
     """One form per node, in the order the nodes first occur; a node's mentions are
     counted in one go (its rows are taken together, in their order)."""
@@ -359,8 +361,8 @@ def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> di
             given=tuple(given[s]),
             surname=surname[s],
             city=city_names.get(node_scope(node), ""),
-            surfaces=Counter(text[s:e]),
-            displays=Counter(display[s:e]),
+            surfaces=_counts(text, s, e),
+            displays=_counts(display, s, e),
             docs=set(doc_id[s:e]),
             n_mentions=e - s,
         )

@@ -412,10 +412,12 @@ def person_evidence(a: Form, b: Form, context: Context, settings: dict[str, Any]
         against.append("their roles share no word")
     best_overlap, best_docs = 0.0, ("", "")
     if not shared_docs:
+        pair = {a.node, b.node}
+        contexts_b = [(doc_b, context.doc_entities[doc_b] - pair) for doc_b in sorted(b.docs)[:CONTEXT_DOCS_CAP]]
         for doc_a in sorted(a.docs)[:CONTEXT_DOCS_CAP]:
-            context_a = context.doc_entities[doc_a] - {a.node, b.node}
-            for doc_b in sorted(b.docs)[:CONTEXT_DOCS_CAP]:
-                overlap = _jaccard(context_a, context.doc_entities[doc_b] - {a.node, b.node})
+            context_a = context.doc_entities[doc_a] - pair
+            for doc_b, context_b in contexts_b:
+                overlap = _jaccard(context_a, context_b)
                 if overlap > best_overlap:
                     best_overlap, best_docs = overlap, (doc_a, doc_b)
         if best_overlap >= settings["context_min_jaccard"]:
