@@ -29,6 +29,7 @@ from rapidfuzz.process import cpdist
 from pipeline.gazetteers import Gazetteers
 from pipeline.normalize import DASHES, fold_din, fold_plain, normalize_org, phonetic
 from pipeline.resolve.forms import Form, acronym_of, place_stripped_key
+from pipeline.resolve.frames import records_frame
 
 PAIR_COLUMNS = ["node_a", "node_b", "type", "rule", "score", "evidence", "against"]
 STOP_ROLE_WORDS = {"und", "der", "die", "das", "des", "in", "im", "für", "von", "vom", "zur", "zum", "an", "am", "bei"}
@@ -682,7 +683,7 @@ def score_pairs(
 
 
 def pairs_frame(pairs: list[Pair]) -> pd.DataFrame:
-    return pd.DataFrame(
+    return records_frame(
         [
             {
                 "node_a": p.node_a,
@@ -695,5 +696,5 @@ def pairs_frame(pairs: list[Pair]) -> pd.DataFrame:
             }
             for p in pairs
         ],
-        columns=PAIR_COLUMNS,
+        PAIR_COLUMNS,
     )

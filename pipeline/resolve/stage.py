@@ -41,6 +41,7 @@ from pipeline.resolve.forms import (
     normalised_table,
     scoped_node,
 )
+from pipeline.resolve.frames import records_frame
 from pipeline.resolve.ids import Lineage, assign_ids, load_registry, updated_registry
 from pipeline.resolve.pairs import Pair, pairs_frame, score_pairs
 from pipeline.review.decisions import Decision, judgements_in_force, read_decisions
@@ -464,11 +465,19 @@ def resolve(
             status, reason = "decided", _decided_reason(decision, suggested, name)
         elif "type" in slots:
             reason += f"; type set by reviewer decision {slots['type'].decision_id}"
-        docs = sorted(set().union(*(f.docs for f in members)))
-        dates = sorted(d for d in (published.get(doc, "") for doc in docs) if d)
-        surfaces: Counter = Counter()
-        for form in members:
-            surfaces.update(form.surfaces)
+        if len(members) == 1:  # most entities: one form, whose own counts and sets serve
+            (form,) = members
+            docs, surfaces, displays = sorted(form.docs), form.surfaces, form.displays
+            titles, roles, n_mentions = form.titles, form.roles, form.n_mentions
+        else:
+            docs = sorted(set().union(*(f.docs for f in members)))
+            surfaces = Counter()
+            for form in members:
+                surfaces.update(form.surfaces)
+            displays = {d for f in members for d in f.displays}
+            titles, roles = set().union(*(f.titles for f in members)), set().union(*(f.roles for f in members))
+            n_mentions = sum(f.n_mentions for f in members)
+        dates = [d for d in (published.get(doc, "") for doc in docs) if d]
         rows[entity_id] = {
             "entity_id": entity_id,
             "type": type_,
@@ -476,19 +485,19 @@ def resolve(
             "canonical_status": status,
             "canonical_reason": reason,
             "variants": _json(surfaces),
-            "normalised_forms": _json({d for f in members for d in f.displays}),
+            "normalised_forms": _json(displays),
             "n_documents": len(docs),
-            "n_mentions": sum(f.n_mentions for f in members),
+            "n_mentions": n_mentions,
             "documents": _json_list(docs),
-            "first_seen": dates[0] if dates else "",
-            "last_seen": dates[-1] if dates else "",
-            "titles": _json(set().union(*(f.titles for f in members))),
-            "roles": _json(set().union(*(f.roles for f in members))),
+            "first_seen": min(dates) if dates else "",
+            "last_seen": max(dates) if dates else "",
+            "titles": _json(titles),
+            "roles": _json(roles),
             "merge_reasons": _json_list(state.uf.reasons.get(root, [])),
             "merged_ids": _json(absorbed.get(entity_id, ())),
             "decisions": _json(applied_by_entity.get(entity_id, ())),
         }
-    entities = pd.DataFrame(list(rows.values()), columns=ENTITY_COLUMNS[:-3]).sort_values(
+    entities = records_frame(list(rows.values()), ENTITY_COLUMNS[:-3]).sort_values(
         ["type", "canonical_name", "entity_id"], ignore_index=True
     )
     entity_mentions = entity_mentions[~entity_mentions["entity_id"].isin(ignored)]
