@@ -318,25 +318,14 @@ def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> di
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
     ends = np.r_[starts[1:], len(codes)].astype(np.int64)
 
-    def column(name: str) -> list[Any]:
-        return entity_mentions[name].to_numpy(dtype=object)[order].tolist()
+    def column(name: str, rows: np.ndarray = order) -> list[Any]:
+        return entity_mentions[name].to_numpy(dtype=object)[rows].tolist()
 
-    label, display, key, rule, repaired, given, surname, text, doc_id, parsed_titles, parsed_roles = (
-        column(c)
-        for c in (
-            "label",
-            "display",
-            "key",
-            "rule",
-            "repaired",
-            "given",
-            "surname",
-            "text",
-            "doc_id",
-            "parsed_titles",
-            "parsed_roles",
-        )
+    display, repaired, text, doc_id, parsed_titles, parsed_roles = (
+        column(c) for c in ("display", "repaired", "text", "doc_id", "parsed_titles", "parsed_roles")
     )
+    # a form's label, key, rule and name parts: those of its node's first mention
+    label, key, rule, given, surname = (column(c, order[starts]) for c in ("label", "key", "rule", "given", "surname"))
     titles, has_titles = _split_cells(entity_mentions["mention_titles"], None, order)
     roles, has_roles = _split_cells(entity_mentions["mention_roles"], " | ", order)
     flags = (
@@ -353,13 +342,13 @@ def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> di
         node = nodes[g]
         form = forms[node] = Form(
             node=node,
-            type=label[s],
+            type=label[g],
             display=display[s],
-            key=key[s],
-            rule=rule[s],
+            key=key[g],
+            rule=rule[g],
             repaired=repaired[s],
-            given=tuple(given[s]),
-            surname=surname[s],
+            given=tuple(given[g]),
+            surname=surname[g],
             city=city_names.get(node_scope(node), ""),
             surfaces=_counts(text, s, e),
             displays=_counts(display, s, e),
