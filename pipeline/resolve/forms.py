@@ -16,6 +16,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -360,12 +361,10 @@ def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> di
                 if repaired[i]:
                     form.repaired_displays.add(display[i])
                     form.repaired = form.repaired or repaired[i]
-        if any_titles[g]:
-            for i in range(s, e):
-                form.titles.update(parsed_titles[i], titles[i])
+        if any_titles[g]:  # row by row: each row's parsed titles, then the extractor's
+            form.titles.update(*chain.from_iterable(zip(parsed_titles[s:e], titles[s:e], strict=True)))
         if any_roles[g]:
-            for i in range(s, e):
-                form.roles.update(parsed_roles[i], roles[i])
+            form.roles.update(*chain.from_iterable(zip(parsed_roles[s:e], roles[s:e], strict=True)))
     return forms
 
 

@@ -23,6 +23,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
@@ -227,6 +228,14 @@ def person_affiliations(
     the role apposition, or right after the name ("Prof. Dr. X von der Kolping Hochschule …")."""
     columns = ["doc_id", "mention_id", "label", "text", "start", "end", "sentence", "mention_roles"]
     relevant = mentions.loc[mentions["label"].isin(["PER", "ORG"]), columns]
+    # only sentences with both a person and an organisation can tie them (found at once)
+    doc_codes = pd.factorize(relevant["doc_id"].to_numpy(dtype=object), use_na_sentinel=False)[0]
+    sentence_codes = pd.factorize(relevant["sentence"].to_numpy(dtype=object), use_na_sentinel=False)[0]
+    codes = pd.factorize(doc_codes.astype(np.int64) * (int(sentence_codes.max(initial=0)) + 1) + sentence_codes)[0]
+    is_person = (relevant["label"] == "PER").to_numpy()
+    with_person = np.bincount(codes[is_person], minlength=codes.max(initial=-1) + 1) > 0
+    with_org = np.bincount(codes[~is_person], minlength=codes.max(initial=-1) + 1) > 0
+    relevant = relevant[(with_person & with_org)[codes]]
     # grouped by sentence, not document: one huge document must not cost persons × organisations
     by_sentence: dict[tuple[str, str], dict[str, list[tuple]]] = defaultdict(lambda: {"PER": [], "ORG": []})
     for record in relevant.itertuples(index=False, name=None):
