@@ -526,7 +526,7 @@ def resolve(
                 contact.text if contact.label != "FAX" else f"Fax {contact.text}"
             )
     for column, values in (("affiliations", affiliations), ("emails", emails), ("phones", phones)):
-        cells = [_json(values[e]) if e in values else "[]" for e in entities["entity_id"].tolist()]
+        cells = [_json(values[e]) if e in values else "[]" for e in entities["entity_id"].to_numpy(dtype=object)]
         entities[column] = pd.Series(cells, index=entities.index)
 
     types = {entity_id: row["type"] for entity_id, row in rows.items()}
