@@ -28,6 +28,8 @@ import ftfy
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 
+# what ftfy.fix_encoding uses by default, made once rather than per call
+FTFY_CONFIG = ftfy.TextFixerConfig(explain=False)
 CODEPAGE_DAMAGE = str.maketrans({"ý": "ı", "Ý": "İ", "þ": "ş", "Þ": "Ş", "ð": "ğ", "Ð": "Ğ"})
 DIN_FOLD = str.maketrans(
     {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ı": "i", "İ": "I"}
@@ -86,7 +88,7 @@ def repair_encoding(text: str) -> tuple[str, str]:
     kind = ""
     current = unicodedata.normalize("NFC", text)
     for _ in range(4):
-        fixed = ftfy.fix_encoding(current)
+        fixed = ftfy.fix_encoding_and_explain(current, FTFY_CONFIG)[0]
         if fixed != current:
             kind = kind or "mojibake"
         translated = fixed.translate(CODEPAGE_DAMAGE)
