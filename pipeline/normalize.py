@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from typing import Any
 
 import cologne_phonetics
 import ftfy
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 
+# what ftfy.fix_encoding uses by default, made once rather than per call
+FTFY_CONFIG = ftfy.TextFixerConfig(explain=False)
 CODEPAGE_DAMAGE = str.maketrans({"ý": "ı", "Ý": "İ", "þ": "ş", "Þ": "Ş", "ð": "ğ", "Ð": "Ğ"})
 DIN_FOLD = str.maketrans(
     {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ı": "i", "İ": "I"}
@@ -59,6 +63,7 @@ SURNAME_PARTICLES = {
 }
 LEADING_WORDS = {"der", "die", "das", "des", "dem", "den", "vom", "von", "im", "am", "zum", "zur", "beim"}
 QUOTES = "„“”\"»«‚‘’'"
+NO_QUOTES = str.maketrans("", "", QUOTES)
 LEGAL_FORM_SPELLINGS = [
     (re.compile(r"\be\.\s*V\.?(?=\s|$)|\beV\b"), "e.V."),
     (re.compile(r"\bg\s*GmbH\b"), "gGmbH"),
@@ -83,7 +88,7 @@ def repair_encoding(text: str) -> tuple[str, str]:
     kind = ""
     current = unicodedata.normalize("NFC", text)
     for _ in range(4):
-        fixed = ftfy.fix_encoding(current)
+        fixed = ftfy.fix_encoding_and_explain(current, FTFY_CONFIG)[0]
         if fixed != current:
             kind = kind or "mojibake"
         translated = fixed.translate(CODEPAGE_DAMAGE)
@@ -124,6 +129,8 @@ def fold_plain(text: str) -> str:
 
 
 def _strip_marks(text: str) -> str:
+    if text.isascii():  # nothing to decompose
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -147,6 +154,27 @@ def is_ascii_folding_of(candidate: str, other: str) -> bool:
         and not other.isascii()
         and (fold_plain(other) == candidate.lower() or fold_din(other) == candidate.lower())
     )
+
+
+class WordMemo:
+    """A per-word gazetteer lookup remembered for the gazetteer it was made with: names
+    repeat their words ("Stadtwerke", "Integrationszentrum"), so each is looked up once."""
+
+    def __init__(self, lookup: Callable[[str, Gazetteers], Any], max_size: int = 200_000) -> None:
+        self.lookup, self.max_size = lookup, max_size
+        self.gaz: Gazetteers | None = None
+        self.memo: dict[str, Any] = {}
+
+    def __call__(self, word: str, gaz: Gazetteers) -> Any:
+        if gaz is not self.gaz:
+            self.gaz, self.memo = gaz, {}
+        try:
+            return self.memo[word]
+        except KeyError:
+            value = self.lookup(word, gaz)
+            if len(self.memo) < self.max_size:
+                self.memo[word] = value
+            return value
 
 
 # --- persons -------------------------------------------------------------------
@@ -256,7 +284,7 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
 
     def is_head(i: int) -> bool:
         word = words[i]
-        if not (word[:1].isupper() and (word in gaz.common_nouns or gaz.is_org_word(word))):
+        if not (word[:1].isupper() and (word in gaz.common_nouns or _is_org_word(word, gaz))):
             return False
         # "Deutschen Bahn": a nominalised adjective before another noun is not the head
         following = words[i + 1] if i + 1 < len(words) else ""
@@ -269,7 +297,7 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
     head = next((i for i in range(len(words)) if is_head(i)), None)
     if head is None or head == 0:
         return words
-    ending = NOMINATIVE_ENDING.get(gaz.genus_of(words[head]))
+    ending = NOMINATIVE_ENDING.get(_genus_of(words[head], gaz))
     if ending is None:
         return words
     result = list(words)
@@ -288,8 +316,8 @@ def _nominative_adjectives(words: list[str], gaz: Gazetteers) -> list[str]:
 def normalize_org(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     """(display form, matching key) of an organisation mention."""
     gaz = gaz or load_gazetteers()
-    repaired, _ = clean_and_repair("".join(ch for ch in text if ch not in QUOTES))
-    cleaned = collapse("".join(ch for ch in repaired if ch not in QUOTES))
+    repaired, _ = clean_and_repair(text.translate(NO_QUOTES))
+    cleaned = collapse(repaired.translate(NO_QUOTES))
     for pattern, replacement in LEGAL_FORM_SPELLINGS:
         cleaned = pattern.sub(replacement, cleaned)
     words = cleaned.split()
@@ -312,7 +340,7 @@ def normalize_org(text: str, gaz: Gazetteers | None = None) -> tuple[str, str]:
     return display, key
 
 
-def _nominative_noun(word: str, gaz: Gazetteers) -> str:
+def _nominative_noun_of(word: str, gaz: Gazetteers) -> str:
     """ "Integrationszentrums" → "Integrationszentrum", "Kreises" → "Kreis": a genitive
     -s/-es on a noun the lexicon knows without it."""
     if len(word) < 5 or not word[:1].isupper() or word in gaz.noun_genus or word in gaz.places:
@@ -324,6 +352,11 @@ def _nominative_noun(word: str, gaz: Gazetteers) -> str:
         ):
             return stem
     return word
+
+
+_nominative_noun = WordMemo(_nominative_noun_of)
+_is_org_word = WordMemo(lambda word, gaz: gaz.is_org_word(word))
+_genus_of = WordMemo(lambda word, gaz: gaz.genus_of(word))
 
 
 @cache

@@ -20,18 +20,22 @@ from pipeline.resolve.forms import Form
 def choose_canonical(members: list[Form], type_: str, gaz: Gazetteers) -> tuple[str, str, str]:
     """(canonical name, status, reason). Status: "confident", "repaired" (the
     suggested form was rebuilt from damaged text) or "undecided" (a real tie)."""
-    counts: Counter = Counter()
-    repaired_forms: set[str] = set()
-    for form in members:
-        if type_ == "PER" and not form.given and any(m.given for m in members):
-            continue  # surname-only references never name the entity
-        counts.update(form.displays)
-        repaired_forms |= form.repaired_displays
+    counts: Counter
+    repaired_forms: set[str]
+    if len(members) == 1 and len(members[0].displays) == 1:  # most entities: the form's own, only read
+        counts, repaired_forms = members[0].displays, members[0].repaired_displays
+    else:
+        counts, repaired_forms = Counter(), set()
+        for form in members:
+            if type_ == "PER" and not form.given and any(m.given for m in members):
+                continue  # surname-only references never name the entity
+            counts.update(form.displays)
+            repaired_forms |= form.repaired_displays
     genitives = {d for d in counts if any(d[: -len(e)] in counts for e in ("s", "'", "’") if d.endswith(e))}
     for display in genitives if len(genitives) < len(counts) else ():
         del counts[display]  # "Serap Gülers" names Serap Güler
     displays = list(counts)
-    abbreviations = set(gaz.abbreviations)
+    abbreviations = gaz.abbreviations
 
     def rank(display: str) -> tuple:
         words = display.split()
@@ -42,7 +46,8 @@ def choose_canonical(members: list[Form], type_: str, gaz: Gazetteers) -> tuple[
             counts[display],
         )
 
-    ordered = sorted(displays, key=lambda d: (rank(d), d), reverse=True)
+    # one display (most entities) needs no ranking
+    ordered = sorted(displays, key=lambda d: (rank(d), d), reverse=True) if len(displays) > 1 else displays
     best = ordered[0]
     city = next((f.city for f in members if f.city), "")
     if city and all(f.city == city or f.scope.startswith("doc:") for f in members) and city not in best:

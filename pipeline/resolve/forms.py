@@ -17,13 +17,16 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 from pipeline.normalize import (
     LEGAL_FORMS,
+    WordMemo,
     fold_din,
     local_institution_words,
     normalize_org,
@@ -135,27 +138,33 @@ def normalise_mentions(
     entity_mentions = mentions[mentions["label"].isin(ENTITY_TYPES)].rename(
         columns={"titles": "mention_titles", "roles": "mention_roles"}
     )
-    distinct = dict.fromkeys(zip(entity_mentions["label"].tolist(), entity_mentions["text"].tolist(), strict=True))
-    new = [pair for pair in distinct if pair not in known]
+    # each distinct (label, text) is normalised once; rows take their values by code
+    label_codes, labels = pd.factorize(entity_mentions["label"].to_numpy(dtype=object), use_na_sentinel=False)
+    text_codes, texts = pd.factorize(entity_mentions["text"].to_numpy(dtype=object), use_na_sentinel=False)
+    width = max(len(texts), 1)
+    codes, pair_codes = pd.factorize(label_codes.astype(np.int64) * width + text_codes)
+    pairs = [(labels[code // width], texts[code % width]) for code in pair_codes.tolist()]
+    new = [pair for pair in pairs if pair not in known]
     if mapper is None or not new:
         computed = [_normalise(label, text, gaz) for label, text in new]
     else:
         batches = (new[i : i + NORMALISE_BATCH] for i in range(0, len(new), NORMALISE_BATCH))
         computed = [value for batch in mapper(normalise_batch, batches) for value in batch]
     fresh = dict(zip(new, computed, strict=True))
-    normalised: Normalised = {pair: known[pair] if pair in known else fresh[pair] for pair in distinct}
-    values = [normalised[pair] for pair in zip(entity_mentions["label"], entity_mentions["text"], strict=True)]
-    for column, default in (
-        ("display", ""),
-        ("key", ""),
-        ("rule", ""),
-        ("repaired", ""),
-        ("given", ()),
-        ("surname", ""),
+    normalised: Normalised = {pair: known[pair] if pair in known else fresh[pair] for pair in pairs}
+    values = list(normalised.values())
+    for column, name, default in (
+        ("display", "display", ""),
+        ("key", "key", ""),
+        ("rule", "rule", ""),
+        ("repaired", "repaired", ""),
+        ("given", "given", ()),
+        ("surname", "surname", ""),
+        ("parsed_titles", "titles", ()),
+        ("parsed_roles", "roles", ()),
     ):
-        entity_mentions[column] = _objects([v.get(column, default) for v in values], entity_mentions.index)
-    entity_mentions["parsed_titles"] = _objects([v.get("titles", ()) for v in values], entity_mentions.index)
-    entity_mentions["parsed_roles"] = _objects([v.get("roles", ()) for v in values], entity_mentions.index)
+        distinct = pd.Series([v.get(name, default) for v in values], dtype=object).to_numpy()
+        entity_mentions[column] = _objects(distinct[codes], entity_mentions.index)
     return entity_mentions, normalised
 
 
@@ -188,11 +197,14 @@ def normalised_from_table(table: pd.DataFrame) -> Normalised:
     return known
 
 
+_is_place_word = WordMemo(lambda word, gaz: normalize_place(word.rstrip(","), gaz)[0] in gaz.places)
+
+
 def _place_words(display: str, gaz: Gazetteers) -> list[str]:
     if display in _PLACE_WORDS:
         return _PLACE_WORDS[display]
     words = display.replace("-", " ").split()
-    found = [w for w in words if normalize_place(w.rstrip(","), gaz)[0] in gaz.places]
+    found = [w for w in words if _is_place_word(w, gaz)]
     if len(_PLACE_WORDS) < 200_000:
         _PLACE_WORDS[display] = found
     return found
@@ -299,49 +311,78 @@ def assign_nodes(entity_mentions: pd.DataFrame, cities: dict[str, str], gaz: Gaz
     return pd.Series(nodes, index=entity_mentions.index, dtype=object), city_names
 
 
+def _split_cells(column: pd.Series, separator: str | None, order: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
+    """The extractor's titles ("Dr. Prof.") or roles ("Sprecherin | Leiterin") of the rows
+    in `order`, each distinct cell split once: (parts per row, whether a row has any)."""
+    codes, cells = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
+    parts = [[p for p in str(cell).split(separator) if p] for cell in cells]
+    has = np.array([bool(p) for p in parts] + [False], dtype=bool)  # an extra entry: indexable when empty
+    ordered = codes[order]
+    return [parts[c] for c in ordered.tolist()], has[ordered]
+
+
+def _counts(values: list[Any], start: int, end: int) -> Counter:
+    if end - start == 1:  # most nodes: one mention, counted without Counter.update
+        counts: Counter = Counter()
+        counts[values[start]] = 1
+        return counts
+    return Counter(values[start:end])
+
+
 def build_forms(entity_mentions: pd.DataFrame, city_names: dict[str, str]) -> dict[str, Form]:
+    """One form per node, in the order the nodes first occur; a node's mentions are
+    counted in one go (its rows are taken together, in their order)."""
+    codes, nodes = pd.factorize(entity_mentions["node"].to_numpy(dtype=object))
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
+    ends = np.r_[starts[1:], len(codes)].astype(np.int64)
+
+    def column(name: str, rows: np.ndarray = order) -> list[Any]:
+        return entity_mentions[name].to_numpy(dtype=object)[rows].tolist()
+
+    display, repaired, text, doc_id, parsed_titles, parsed_roles = (
+        column(c) for c in ("display", "repaired", "text", "doc_id", "parsed_titles", "parsed_roles")
+    )
+    # a form's label, key, rule and name parts: those of its node's first mention
+    label, key, rule, given, surname = (column(c, order[starts]) for c in ("label", "key", "rule", "given", "surname"))
+    titles, has_titles = _split_cells(entity_mentions["mention_titles"], None, order)
+    roles, has_roles = _split_cells(entity_mentions["mention_roles"], " | ", order)
+    flags = (
+        has_titles | np.array([bool(t) for t in parsed_titles], dtype=bool),
+        has_roles | np.array([bool(r) for r in parsed_roles], dtype=bool),
+        np.array([bool(r) for r in repaired], dtype=bool),
+    )
+    # per node: does any of its rows carry titles, roles, a repair?
+    any_titles, any_roles, any_repaired = (
+        np.logical_or.reduceat(f, starts).tolist() if len(starts) else [] for f in flags
+    )
     forms: dict[str, Form] = {}
-    columns = [
-        "node",
-        "label",
-        "display",
-        "key",
-        "rule",
-        "repaired",
-        "given",
-        "surname",
-        "text",
-        "doc_id",
-        "parsed_titles",
-        "mention_titles",
-        "parsed_roles",
-        "mention_roles",
-    ]
-    for row in entity_mentions[columns].itertuples(index=False):
-        form = forms.get(row.node)
-        if form is None:
-            form = forms[row.node] = Form(
-                node=row.node,
-                type=row.label,
-                display=row.display,
-                key=row.key,
-                rule=row.rule,
-                repaired=row.repaired,
-                given=tuple(row.given),
-                surname=row.surname,
-                city=city_names.get(node_scope(row.node), ""),
-            )
-        form.surfaces[row.text] += 1
-        form.displays[row.display] += 1
-        if row.repaired:
-            form.repaired_displays.add(row.display)
-            form.repaired = form.repaired or row.repaired
-        form.docs.add(row.doc_id)
-        form.n_mentions += 1
-        form.titles.update(row.parsed_titles)
-        form.titles.update(t for t in str(row.mention_titles).split() if t)
-        form.roles.update(row.parsed_roles)
-        form.roles.update(r for r in str(row.mention_roles).split(" | ") if r)
+    for g, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        node = nodes[g]
+        form = forms[node] = Form(
+            node=node,
+            type=label[g],
+            display=display[s],
+            key=key[g],
+            rule=rule[g],
+            repaired=repaired[s],
+            given=tuple(given[g]),
+            surname=surname[g],
+            city=city_names.get(node_scope(node), ""),
+            surfaces=_counts(text, s, e),
+            displays=_counts(display, s, e),
+            docs=set(doc_id[s:e]),
+            n_mentions=e - s,
+        )
+        if any_repaired[g]:
+            for i in range(s, e):
+                if repaired[i]:
+                    form.repaired_displays.add(display[i])
+                    form.repaired = form.repaired or repaired[i]
+        if any_titles[g]:  # row by row: each row's parsed titles, then the extractor's
+            form.titles.update(*chain.from_iterable(zip(parsed_titles[s:e], titles[s:e], strict=True)))
+        if any_roles[g]:
+            form.roles.update(*chain.from_iterable(zip(parsed_roles[s:e], roles[s:e], strict=True)))
     return forms
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.resolve.forms import Form
+from pipeline.resolve.frames import records_frame
 
 REGISTRY_COLUMNS = ["node", "entity_id", "type", "registered", "run"]
 ID_PREFIX = {"PER": "P", "LOC": "L", "ORG": "O"}
@@ -180,4 +181,4 @@ def updated_registry(
     for row in rows:
         row["run"] = str(run)
     rows.sort(key=lambda r: r["node"])
-    return pd.concat([registry, pd.DataFrame(rows, columns=REGISTRY_COLUMNS)], ignore_index=True)
+    return pd.concat([registry, records_frame(rows, REGISTRY_COLUMNS)], ignore_index=True)

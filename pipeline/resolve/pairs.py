@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz
+from rapidfuzz.process import cpdist
 
 from pipeline.gazetteers import Gazetteers
-from pipeline.normalize import DASHES, fold_din, fold_plain, initials_compatible, normalize_org, phonetic
+from pipeline.normalize import DASHES, fold_din, fold_plain, normalize_org, phonetic
 from pipeline.resolve.forms import Form, acronym_of, place_stripped_key
+from pipeline.resolve.frames import records_frame
 
 PAIR_COLUMNS = ["node_a", "node_b", "type", "rule", "score", "evidence", "against"]
 STOP_ROLE_WORDS = {"und", "der", "die", "das", "des", "in", "im", "für", "von", "vom", "zur", "zum", "an", "am", "bei"}
@@ -46,6 +49,7 @@ SCORES = {
     "fuzzy organisation": 0.9,
     "surname known once in the corpus": 0.82,
 }
+LONG_WORDS = re.compile(r"\w{4,}")  # the same as the \w+ runs longer than three characters
 CONTEXT_DOCS_CAP = 40  # document pairs compared per person pair (frequent names stay cheap)
 
 
@@ -328,7 +332,9 @@ def blocks(forms: Iterable[Form], keys: Iterable[Callable[[Form], str]], max_siz
 
 
 TRANSLITERATION = (("sch", "s"), ("tsch", "c"), ("ts", "s"), ("tz", "s"), ("ph", "f"), ("th", "t"), ("ck", "k"))
+SKELETON_LETTERS = str.maketrans({"w": "v", "z": "s", "d": "t", "j": "i", "q": "k", "c": "k"})
 VOWELS = re.compile(r"(?<=.)[aeiouy]")
+REPEATS = re.compile(r"(.)\1+")
 
 
 @lru_cache(maxsize=500_000)
@@ -338,8 +344,8 @@ def skeleton(word: str) -> str:
     text = hyphen_fold(word).replace(" ", "")
     for old, new in TRANSLITERATION:
         text = text.replace(old, new)
-    text = text.translate(str.maketrans({"w": "v", "z": "s", "d": "t", "j": "i", "q": "k", "c": "k"}))
-    return re.sub(r"(.)\1+", r"\1", VOWELS.sub("", text))
+    text = text.translate(SKELETON_LETTERS)
+    return REPEATS.sub(r"\1", VOWELS.sub("", text))
 
 
 @dataclass
@@ -347,30 +353,41 @@ class Context:
     """What the texts say around each form: evidence for fuzzy person matches."""
 
     doc_entities: dict[str, set[str]]
-    sentences: dict[str, set[frozenset[str]]]
+    person_sentences: dict[str, list[tuple[str, str]]]  # node → (sentence, text) of each of its mentions
     doc_city: dict[str, str]
     people_by_surname: dict[str, set[str]]  # folded surname → skeletons of the first given names seen with it
+    _sentence_words: dict[str, set[frozenset[str]]] = field(default_factory=dict)
 
     def area(self, doc: str) -> str:
         """The document's city, districts counted with their seat ("Kreis Unna" → "unna")."""
         return fold_din(self.doc_city.get(doc, "").removeprefix("Kreis "))
+
+    def sentences(self, node: str) -> set[frozenset[str]]:
+        """The words (over three letters) of each sentence around a person form, without
+        the name itself; found when first asked for, as few forms are ever compared."""
+        found = self._sentence_words.get(node)
+        if found is None:
+            found = self._sentence_words[node] = set()
+            for sentence, text in self.person_sentences.get(node, ()):
+                words = frozenset(LONG_WORDS.findall(sentence.replace(text, " ").lower()))
+                if words:
+                    found.add(words)
+        return found
 
 
 def build_context(entity_mentions: pd.DataFrame, forms: dict[str, Form], doc_city: dict[str, str]) -> Context:
     doc_entities: dict[str, set[str]] = defaultdict(set)
     for doc, node in zip(entity_mentions["doc_id"], entity_mentions["node"], strict=True):
         doc_entities[doc].add(node)
-    sentences: dict[str, set[frozenset[str]]] = defaultdict(set)
+    sentences: dict[str, list[tuple[str, str]]] = defaultdict(list)
     persons = entity_mentions[entity_mentions["label"] == "PER"]
     for node, sentence, text in zip(persons["node"], persons["sentence"], persons["text"], strict=True):
-        words = frozenset(w for w in re.findall(r"\w+", sentence.replace(text, " ").lower()) if len(w) > 3)
-        if words:
-            sentences[node].add(words)
+        sentences[node].append((sentence, text))
     people: dict[str, set[str]] = defaultdict(set)
     for form in forms.values():
         if form.type == "PER" and form.given and not form.scope:
             people[hyphen_fold(form.surname)].add(skeleton(form.given[0]))
-    return Context(doc_entities, sentences, doc_city, dict(people))
+    return Context(doc_entities, dict(sentences), doc_city, dict(people))
 
 
 def _jaccard(a: set | frozenset, b: set | frozenset) -> float:
@@ -396,10 +413,12 @@ def person_evidence(a: Form, b: Form, context: Context, settings: dict[str, Any]
         against.append("their roles share no word")
     best_overlap, best_docs = 0.0, ("", "")
     if not shared_docs:
+        pair = {a.node, b.node}
+        contexts_b = [(doc_b, context.doc_entities[doc_b] - pair) for doc_b in sorted(b.docs)[:CONTEXT_DOCS_CAP]]
         for doc_a in sorted(a.docs)[:CONTEXT_DOCS_CAP]:
-            context_a = context.doc_entities[doc_a] - {a.node, b.node}
-            for doc_b in sorted(b.docs)[:CONTEXT_DOCS_CAP]:
-                overlap = _jaccard(context_a, context.doc_entities[doc_b] - {a.node, b.node})
+            context_a = context.doc_entities[doc_a] - pair
+            for doc_b, context_b in contexts_b:
+                overlap = _jaccard(context_a, context_b)
                 if overlap > best_overlap:
                     best_overlap, best_docs = overlap, (doc_a, doc_b)
         if best_overlap >= settings["context_min_jaccard"]:
@@ -414,7 +433,7 @@ def person_evidence(a: Form, b: Form, context: Context, settings: dict[str, Any]
     if surname == hyphen_fold(b.surname) and len(context.people_by_surname.get(surname, ())) == 1:
         evidence.append(f"the only person named {a.surname} in the documents")
     best_sentence = max(
-        (_jaccard(x, y) for x in context.sentences.get(a.node, ()) for y in context.sentences.get(b.node, ())),
+        (_jaccard(x, y) for x in context.sentences(a.node) for y in context.sentences(b.node)),
         default=0.0,
     )
     if best_sentence >= settings["sentence_min_jaccard"]:
@@ -422,48 +441,158 @@ def person_evidence(a: Form, b: Form, context: Context, settings: dict[str, Any]
     return evidence, against
 
 
-def fuzzy_person_pairs(forms: dict[str, Form], context: Context, settings: dict[str, Any]) -> Iterable[Pair]:
-    """Typo and transliteration variants of full names; merged only with evidence from the texts."""
-    full = [f for f in forms.values() if f.type == "PER" and f.given and not f.scope]
+def _codes(values: list[Any]) -> np.ndarray:
+    """Equal values → equal integers (for comparing many pairs at once)."""
+    return pd.factorize(np.array(values, dtype=object))[0]
+
+
+def block_pairs(blocks: Iterable[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions that share a block, once: (earlier, later) arrays."""
+    by_size: dict[int, list[list[int]]] = defaultdict(list)
+    for block in blocks:
+        by_size[len(block)].append(block)
+    firsts, seconds = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for size, group in by_size.items():
+        members = np.array(group, dtype=np.int64)
+        i, j = np.triu_indices(size, 1)
+        firsts.append(members[:, i].ravel())
+        seconds.append(members[:, j].ravel())
+    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    a, b = np.minimum(a, b), np.maximum(a, b)
+    unique = np.unique(a * (int(b.max(initial=0)) + 1) + b, return_index=True)[1]
+    return a[unique], b[unique]
+
+
+@dataclass
+class PersonNames:
+    """Per full-name form, what the fuzzy person rule compares (folded once, as codes)."""
+
+    forms: list[Form]
+    folded: list[str]  # hyphen-folded display
+    folded_surname: list[str]
+    display: np.ndarray  # codes of `folded`
+    skeleton: np.ndarray
+    sound: np.ndarray  # Kölner Phonetik of the surname
+    n_given: np.ndarray
+    given_full: np.ndarray  # (position of a given name, form) → code of the folded name
+    given_first: np.ndarray  # … → code of its first letter
+    given_initial: np.ndarray  # … → whether it is an initial
+
+    @classmethod
+    def of(cls, forms: list[Form]) -> PersonNames:
+        folded = [hyphen_fold(f.display) for f in forms]
+        width = max((len(f.given) for f in forms), default=0)
+        shape = (width, len(forms))
+        given = [[fold_plain(g).rstrip(".") for g in f.given] + [""] * (width - len(f.given)) for f in forms]
+        padding = np.array([[k >= len(f.given) for f in forms] for k in range(width)], dtype=bool).reshape(shape)
+        full = _codes([g[k] for k in range(width) for g in given]).reshape(shape)
+        first = _codes([g[k][:1] for k in range(width) for g in given]).reshape(shape)
+        initial = np.array([len(g[k]) == 1 for k in range(width) for g in given], dtype=bool).reshape(shape)
+        return cls(
+            forms=forms,
+            folded=folded,
+            folded_surname=[hyphen_fold(f.surname) for f in forms],
+            display=_codes(folded),
+            skeleton=_codes([skeleton(f.display) for f in forms]),
+            sound=_codes([phonetic(f.surname) for f in forms]),
+            n_given=np.array([len(f.given) for f in forms], dtype=np.int64),
+            given_full=np.where(padding, -1, full),
+            given_first=np.where(padding, -1, first),
+            given_initial=initial & ~padding,
+        )
+
+    def initials_compatible(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """`initials_compatible` of each pair of forms with as many given names."""
+        ok = np.ones(len(a), dtype=bool)
+        for full, first, initial in zip(self.given_full, self.given_first, self.given_initial, strict=True):
+            either = initial[a] | initial[b]
+            ok &= np.where(either, first[a] == first[b], full[a] == full[b])
+        return ok
+
+
+def score_person_blocks(
+    names: PersonNames, blocks: Iterable[list[int]], context: Context, settings: dict[str, Any]
+) -> list[Pair]:
+    """The fuzzy person pairs among the forms sharing a block (positions in `names.forms`):
+    a pure function of its blocks, so blocks can be scored in any grouping and order.
+    The cheap tests run on all pairs at once; text evidence is looked up for the few left."""
+    a, b = block_pairs(blocks)
+    keep = (names.display[a] != names.display[b]) & (names.n_given[a] == names.n_given[b])
+    a, b = a[keep], b[keep]
+    same_skeleton = names.skeleton[a] == names.skeleton[b]
+    keep = names.initials_compatible(a, b) | same_skeleton
+    a, b, same_skeleton = a[keep], b[keep], same_skeleton[keep]
+    if not len(a):
+        return []
+    name_ratio = cpdist([names.folded[i] for i in a], [names.folded[i] for i in b], dtype=np.float64).ravel()
+    surname_ratio = cpdist(
+        [names.folded_surname[i] for i in a], [names.folded_surname[i] for i in b], dtype=np.float64
+    ).ravel()
+    same_sound = names.sound[a] == names.sound[b]
+    similar = (name_ratio >= settings["person_name_min_ratio"]) & (
+        same_sound | (surname_ratio >= settings["person_surname_min_ratio"])
+    )
+    keep = np.flatnonzero(similar | same_skeleton)
+    pairs = []
+    for k in keep.tolist():
+        first, second = names.forms[a[k]], names.forms[b[k]]
+        pairs.append(
+            _person_pair(
+                first,
+                second,
+                float(name_ratio[k]),
+                float(surname_ratio[k]),
+                bool(same_sound[k]),
+                bool(similar[k]),
+                bool(same_skeleton[k]),
+                context,
+                settings,
+            )
+        )
+    return pairs
+
+
+def _person_pair(
+    a: Form,
+    b: Form,
+    name_ratio: float,
+    surname_ratio: float,
+    same_sound: bool,
+    similar: bool,
+    same_skeleton: bool,
+    context: Context,
+    settings: dict[str, Any],
+) -> Pair:
+    evidence, against = person_evidence(a, b, context, settings)
+    similarity = f"name ratio {name_ratio:.0f}" + (
+        f", Kölner Phonetik {phonetic(a.surname)}" if same_sound else f", surname ratio {surname_ratio:.0f}"
+    )
+    if same_skeleton and not similar:
+        similarity += ", same spelling skeleton (transliteration)"
+    if len(evidence) >= settings["person_min_evidence"]:
+        score = min(0.97, settings["merge_min_score"] + 0.04 * len(evidence))
+    else:
+        score = round(0.4 + 0.3 * (name_ratio - 70) / 30, 3)
+        against = ["no evidence in the texts beyond the name", *against]
+    return Pair(a.node, b.node, "PER", "similar name", score, [similarity, *evidence], against)
+
+
+def person_blocks(names: PersonNames, max_size: int) -> list[list[int]]:
+    """The blocks of full names compared by the fuzzy person rule, as positions in `names.forms`."""
     keys = (
         lambda f: phonetic(f.surname) + "|" + fold_plain(f.given[0])[:1],
         lambda f: fold_plain(f.surname)[:3] + "|" + fold_plain(f.given[0])[:1],
         lambda f: skeleton(f.surname) + "|" + skeleton(f.given[0])[:2],
         lambda f: fold_plain(f.given[0]) + "|" + fold_plain(f.surname)[:1],
     )
-    seen: set[tuple[str, str]] = set()
-    for block in blocks(full, keys, settings["max_block_size"]):
-        for i, a in enumerate(block):
-            for b in block[i + 1 :]:
-                pair = (min(a.node, b.node), max(a.node, b.node))
-                if pair in seen or hyphen_fold(a.display) == hyphen_fold(b.display):
-                    continue
-                seen.add(pair)
-                if len(a.given) != len(b.given):
-                    continue
-                same_skeleton = skeleton(a.display) == skeleton(b.display)
-                if not (initials_compatible(a.given, b.given) or same_skeleton):
-                    continue
-                name_ratio = fuzz.ratio(hyphen_fold(a.display), hyphen_fold(b.display))
-                surname_ratio = fuzz.ratio(hyphen_fold(a.surname), hyphen_fold(b.surname))
-                same_sound = phonetic(a.surname) == phonetic(b.surname)
-                similar = name_ratio >= settings["person_name_min_ratio"] and (
-                    same_sound or surname_ratio >= settings["person_surname_min_ratio"]
-                )
-                if not (similar or same_skeleton):
-                    continue
-                evidence, against = person_evidence(a, b, context, settings)
-                similarity = f"name ratio {name_ratio:.0f}" + (
-                    f", Kölner Phonetik {phonetic(a.surname)}" if same_sound else f", surname ratio {surname_ratio:.0f}"
-                )
-                if same_skeleton and not similar:
-                    similarity += ", same spelling skeleton (transliteration)"
-                if len(evidence) >= settings["person_min_evidence"]:
-                    score = min(0.97, settings["merge_min_score"] + 0.04 * len(evidence))
-                else:
-                    score = round(0.4 + 0.3 * (name_ratio - 70) / 30, 3)
-                    against = ["no evidence in the texts beyond the name", *against]
-                yield Pair(a.node, b.node, "PER", "similar name", score, [similarity, *evidence], against)
+    position = {id(f): i for i, f in enumerate(names.forms)}
+    return [[position[id(f)] for f in block] for block in blocks(names.forms, keys, max_size)]
+
+
+def fuzzy_person_pairs(forms: dict[str, Form], context: Context, settings: dict[str, Any]) -> Iterable[Pair]:
+    """Typo and transliteration variants of full names; merged only with evidence from the texts."""
+    names = PersonNames.of([f for f in forms.values() if f.type == "PER" and f.given and not f.scope])
+    return score_person_blocks(names, person_blocks(names, settings["max_block_size"]), context, settings)
 
 
 def fuzzy_place_pairs(forms: dict[str, Form], gaz: Gazetteers, settings: dict[str, Any]) -> Iterable[Pair]:
@@ -554,7 +683,7 @@ def score_pairs(
 
 
 def pairs_frame(pairs: list[Pair]) -> pd.DataFrame:
-    return pd.DataFrame(
+    return records_frame(
         [
             {
                 "node_a": p.node_a,
@@ -567,5 +696,5 @@ def pairs_frame(pairs: list[Pair]) -> pd.DataFrame:
             }
             for p in pairs
         ],
-        columns=PAIR_COLUMNS,
+        PAIR_COLUMNS,
     )
