@@ -293,4 +293,9 @@ def _known_documents(processed_dir: Path, key: str) -> dict[str, dict[str, Any]]
         return None  # no usable state: read everything
     if list(previous.columns) != list(Document.__dataclass_fields__):
         return None
-    return {row["doc_id"]: row for row in previous.to_dict("records")}
+    # rows from column lists: to_dict("records") walks Arrow strings value by value
+    columns = list(previous.columns)
+    rows = (
+        dict(zip(columns, values, strict=True)) for values in zip(*(previous[c].tolist() for c in columns), strict=True)
+    )
+    return {row["doc_id"]: row for row in rows}

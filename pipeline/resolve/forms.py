@@ -185,10 +185,10 @@ def normalised_from_table(table: pd.DataFrame) -> Normalised:
     """normalised_table's inverse."""
     known: Normalised = {}
     columns = ["label", "text", *NORMALISED_FIELDS]
-    for row in table[columns].itertuples(index=False, name=None):
-        label, text, *values = row
+    # column lists, not Arrow rows; most tuples are empty and need no JSON parser
+    for label, text, *values in zip(*(table[c].tolist() for c in columns), strict=True):
         value = {
-            f: (tuple(json.loads(v)) if f in TUPLE_FIELDS else v)
+            f: ((tuple(json.loads(v)) if v != "[]" else ()) if f in TUPLE_FIELDS else v)
             for f, v in zip(NORMALISED_FIELDS, values, strict=True)
         }
         if label != "PER":  # places and organisations carry only the first four fields

@@ -63,7 +63,8 @@ class Lineage:
         nodes_of_id: dict[str, list[str]] = defaultdict(list)
         birth: dict[str, set[str]] = defaultdict(set)
         born_in: dict[str, str] = {}
-        for node, entity_id, registered in zip(registry["node"], registry["entity_id"], registry["run"], strict=True):
+        columns = (registry[c].tolist() for c in ("node", "entity_id", "run"))
+        for node, entity_id, registered in zip(*columns, strict=True):
             id_of_node.setdefault(node, entity_id)  # a node's first ID; later rows are entities it joined since
             age.setdefault(entity_id, len(age))
             if node in nodes_of_id[entity_id]:
@@ -71,7 +72,7 @@ class Lineage:
             nodes_of_id[entity_id].append(node)
             if born_in.setdefault(entity_id, registered) == registered:
                 birth[entity_id].add(node)
-        last_run = max((int(r) for r in registry["run"] if str(r).isdigit()), default=0)
+        last_run = max((int(r) for r in registry["run"].tolist() if str(r).isdigit()), default=0)
         return cls(id_of_node, age, dict(nodes_of_id), dict(birth), last_run)
 
     def knows(self, entity_id: str) -> bool:

@@ -591,9 +591,10 @@ def previous_assignment(links_file: Path, registry: pd.DataFrame) -> dict[str, s
     if not links_file.is_file():
         return {}
     links = pd.read_parquet(links_file, columns=["node", "entity_id"])
-    known = set(registry["entity_id"])
+    known = set(registry["entity_id"].tolist())
     links = links[links["entity_id"].isin(known)]
-    return dict(zip(links["node"], links["entity_id"], strict=True))
+    # lists, not the Arrow columns: walking those value by value is several times slower
+    return dict(zip(links["node"].tolist(), links["entity_id"].tolist(), strict=True))
 
 
 def normaliser_key() -> str:
