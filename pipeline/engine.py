@@ -27,6 +27,7 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
+import dask
 import pandas as pd
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 
@@ -87,13 +88,16 @@ class DaskSession:
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise SchedulerUnreachable(self.scheduler, str(exc)) from exc
         else:
-            self._cluster = LocalCluster(
-                n_workers=_cores(),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address="127.0.0.1:0",  # any free port, this machine only: never a clash
-                silence_logs=level,
-            )
+            # the workers' sampling profiler interrupts every task 100 times a second;
+            # on the cores it shares with the tasks that costs more than it tells here
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self._cluster = LocalCluster(
+                    n_workers=_cores(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address="127.0.0.1:0",  # any free port, this machine only: never a clash
+                    silence_logs=level,
+                )
             self._client = Client(self._cluster, set_as_default=False)
         workers = self._client.scheduler_info().get("workers", {})
         where = self.scheduler or say("engine.local_cluster")
