@@ -131,8 +131,9 @@ def normalise_mentions(
     """PER/LOC/ORG mentions with their normalised columns added, and the normalised
     form of each distinct (label, text). Each is normalised once; `known` holds forms
     normalised before (an earlier run's, with the same normaliser), which are reused.
-    `mapper` runs normalise_batch over batches of the new names elsewhere (the workers
-    use the default gazetteers, so it is for runs with those only).
+    `mapper` runs normalise_batch over batches of the new names elsewhere when there is
+    more than one batch (the workers use the default gazetteers, so it is for runs with
+    those only).
     The extractor's own `titles`/`roles` are kept as `mention_titles`/`mention_roles`."""
     known = known or {}
     entity_mentions = mentions[mentions["label"].isin(ENTITY_TYPES)].rename(
@@ -145,7 +146,7 @@ def normalise_mentions(
     codes, pair_codes = pd.factorize(label_codes.astype(np.int64) * width + text_codes)
     pairs = [(labels[code // width], texts[code % width]) for code in pair_codes.tolist()]
     new = [pair for pair in pairs if pair not in known]
-    if mapper is None or not new:
+    if mapper is None or len(new) <= NORMALISE_BATCH:  # one batch alone gains nothing elsewhere
         computed = [_normalise(label, text, gaz) for label, text in new]
     else:
         batches = (new[i : i + NORMALISE_BATCH] for i in range(0, len(new), NORMALISE_BATCH))
