@@ -183,17 +183,14 @@ def _window(client: Any) -> int:
 
 
 def batch_mapper(config: dict[str, Any], log: Callable[[str], None] = print) -> Callable[..., Iterator[Any]]:
-    """`mapper(function, batches, **kwargs)`: function(batch, **kwargs) of each batch as a
-    task on the cluster, results in the batches' order (resolve's per-name and per-block
-    work; the local engine passes the built-in equivalent, a plain loop)."""
+    """`mapper(function, batches)`: function(batch) of each batch as a task on the cluster,
+    results in the batches' order (resolve's per-name work; see normalise_mentions)."""
 
-    def map_on_dask(function: Callable[..., Any], batches: Iterable[Any], **kwargs: Any) -> Iterator[Any]:
+    def map_on_dask(function: Callable[[Any], Any], batches: Iterable[Any]) -> Iterator[Any]:
         with dask_session(config, log) as session:
             assert session is not None
             client = session.client
-            # one copy per worker of what every task shares (settings, word lists), not one per task
-            shared = {name: client.scatter([value], broadcast=True)[0] for name, value in kwargs.items()}
-            for _, result in ordered_results(client, function, batches, _window(client), **shared):
+            for _, result in ordered_results(client, function, batches, _window(client)):
                 yield result
 
     return map_on_dask
