@@ -45,12 +45,12 @@ def test_devset_quality_does_not_regress(devset_run):
         assert mentions[label]["exact"]["f1"] >= floor, (label, mentions[label]["missed"], mentions[label]["extra"])
     # measured: B-cubed F1 0.973; discrepancies precision 0.947, recall 0.879; canonical
     # names 1.0. The fallback model trained with the same recipe and steps differs from
-    # machine to machine (its float kernels): discrepancy recall 0.909, 0.879 and 0.818
-    # on three machines, so the recall floor sits below that spread.
+    # machine to machine: discrepancy recall 0.909, 0.879 and 0.818 on three machines
+    # (the last fails this floor; the project's target is 0.90).
     assert scores["clusters"]["b_cubed"]["f1"] >= 0.97, scores["clusters"]["b_cubed"]
     assert scores["clusters"]["rows_with_two_gold_persons"] == []
     assert scores["discrepancies"]["precision"] >= 0.9, scores["discrepancies"]["wrong"]
-    assert scores["discrepancies"]["recall"] >= 0.8, scores["discrepancies"]["missed"]
+    assert scores["discrepancies"]["recall"] >= 0.85, scores["discrepancies"]["missed"]
     assert scores["canonical_names"]["share"] >= 0.95, scores["canonical_names"]["wrong"]
 
 
