@@ -25,9 +25,11 @@ from typing import Any
 
 import cologne_phonetics
 import ftfy
+from rapidfuzz.distance import OSA
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 
+MIN_MISSPELT_LENGTH = 10  # in a shorter word a one-letter slip too often makes another word
 # what ftfy.fix_encoding uses by default, made once rather than per call
 FTFY_CONFIG = ftfy.TextFixerConfig(explain=False)
 CODEPAGE_DAMAGE = str.maketrans({"ý": "ı", "Ý": "İ", "þ": "ş", "Þ": "Ş", "ð": "ğ", "Ð": "Ğ"})
@@ -364,3 +366,18 @@ def local_institution_words() -> frozenset[str]:
     """Head words of bodies every city has its own of (resources/local_institutions.txt)."""
     text = resources.files("pipeline").joinpath("resources", "local_institutions.txt").read_text(encoding="utf-8")
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def one_slip_from(word: str, words: frozenset[str]) -> str | None:
+    """The word of `words` that `word` misspells by one letter (one added, dropped or
+    changed, or two swapped: "Integartionsrat", "Volkshochshule"); long words only."""
+    if len(word) < MIN_MISSPELT_LENGTH:
+        return None
+    for known in sorted(words):
+        if (
+            known[:1] == word[:1]
+            and abs(len(known) - len(word)) <= 1
+            and OSA.distance(word, known, score_cutoff=1) <= 1
+        ):
+            return known
+    return None

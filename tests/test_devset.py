@@ -15,10 +15,10 @@ from tests.conftest import SHARED, write_run_config
 
 pytestmark = pytest.mark.slow
 DEVSET = SHARED / "devset"
-# measured with the fallback model of 3,000 steps (key 4a98f62e9203): PER 0.976, LOC 0.951,
-# ORG 0.892. Floors sit a little below: training is not bit-identical across CPUs, and
-# models of the same recipe trained on two machines differed by up to 0.01 here.
-FLOORS = {"PER": 0.95, "LOC": 0.93, "ORG": 0.87}
+# measured with the fallback model of 3,000 steps (key 4a98f62e9203) on 2026-12-02: PER 0.995,
+# LOC 0.955, ORG 0.938. Floors sit a little below: training is not bit-identical across
+# CPUs, and models of the same recipe trained on two machines differed by up to 0.015 here.
+FLOORS = {"PER": 0.97, "LOC": 0.93, "ORG": 0.91}
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,15 @@ def test_devset_quality_does_not_regress(devset_run):
     mentions = scores["mentions"]
     for label, floor in FLOORS.items():
         assert mentions[label]["exact"]["f1"] >= floor, (label, mentions[label]["missed"], mentions[label]["extra"])
-    # measured: B-cubed F1 0.973; discrepancies precision 0.947, recall 0.879; canonical
-    # names 1.0. The fallback model trained with the same recipe and steps differs from
-    # machine to machine: discrepancy recall 0.909, 0.879 and 0.818 on three machines
-    # (the last fails this floor; the project's target is 0.90).
+    # measured: B-cubed F1 0.977; discrepancies precision 0.955, recall 1.0; canonical names
+    # 1.0. Before the rules found what that machine's model missed (given names of many
+    # countries, bodies named by their kind, surname-only misspellings), the recall was
+    # 0.909, 0.879 and 0.818 with models of the same recipe from three machines. The
+    # floor is the project's target.
     assert scores["clusters"]["b_cubed"]["f1"] >= 0.97, scores["clusters"]["b_cubed"]
     assert scores["clusters"]["rows_with_two_gold_persons"] == []
     assert scores["discrepancies"]["precision"] >= 0.9, scores["discrepancies"]["wrong"]
-    assert scores["discrepancies"]["recall"] >= 0.85, scores["discrepancies"]["missed"]
+    assert scores["discrepancies"]["recall"] >= 0.9, scores["discrepancies"]["missed"]
     assert scores["canonical_names"]["share"] >= 0.95, scores["canonical_names"]["wrong"]
 
 

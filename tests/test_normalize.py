@@ -86,3 +86,24 @@ def test_place_and_org_normalisation_idempotent(text):
     assert normalize_place(base, GAZ)[0] == base
     display, key = normalize_org(text, GAZ)
     assert normalize_org(display, GAZ) == (display, key)
+
+
+def test_a_long_word_misspelt_by_one_letter_is_found_and_a_short_one_is_not():
+    from pipeline.normalize import one_slip_from
+
+    heads = frozenset({"Integrationsrat", "Volkshochschule", "Rathaus"})
+    assert one_slip_from("Integartionsrat", heads) == "Integrationsrat"  # two letters swapped
+    assert one_slip_from("Volkshochshule", heads) == "Volkshochschule"  # one dropped
+    assert one_slip_from("Integrationsratt", heads) == "Integrationsrat"  # one added
+    assert one_slip_from("Integrationsamt", heads) is None  # two changed
+    assert one_slip_from("Rathuas", heads) is None  # too short to tell a slip from another word
+
+
+def test_a_misspelt_local_body_stays_with_its_city_like_the_right_spelling():
+    from pipeline.gazetteers import load_gazetteers
+    from pipeline.resolve.forms import is_generic_org
+
+    gaz = load_gazetteers()
+    assert is_generic_org("Integartionsrat", gaz) and is_generic_org("Integrationsrates", gaz)
+    assert not is_generic_org("Integartionsrat Hagen", gaz)  # it names its place
+    assert not is_generic_org("Frauenverein Nour", gaz)

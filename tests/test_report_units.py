@@ -1,5 +1,7 @@
 """Report helpers without the model."""
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +36,14 @@ def test_only_entities_with_two_full_forms_or_damage_are_reported_as_classify_sa
         ("P-3", "Aslý Öz", "Aslı Öz", "", "codepage"),  # one form, damaged
         ("P-4", "Jana Lüngen", "Jana Lüngen", "", ""),
         ("P-4", "Jana Längen", "Jana Längen", "", ""),
+        ("P-6", "Ümran Kılıç", "Ümran Kılıç", "", ""),
+        ("P-6", "Kilic", "Kilic", "surname only", ""),  # the surname without its diacritics
+        ("P-7", "Hans Koch", "Hans Koch", "", ""),
+        ("P-7", "Kochs", "Kochs", "surname only", ""),  # a genitive
+        ("P-8", "Zeynep Öztürk-Becker", "Zeynep Öztürk-Becker", "", ""),
+        ("P-8", "Öztürk", "Öztürk", "surname only", ""),  # one part of a double name
+        ("P-9", "Markus Hamm", "Markus Hamm", "", ""),
+        ("P-9", "Unna", "Unna", "surname only", ""),  # a wrong link, not a spelling
     ]
     links = pd.DataFrame(
         [
@@ -44,13 +54,14 @@ def test_only_entities_with_two_full_forms_or_damage_are_reported_as_classify_sa
     )
     entities = pd.DataFrame(
         {
-            "entity_id": ["P-1", "P-2", "P-3", "P-4", "P-5"],
-            "type": ["PER"] * 5,
-            "canonical_name": ["Frank Dudda", "Serap Güler", "Aslı Öz", "Jana Lüngen", "Ohne Erwähnung"],
-            "canonical_status": ["confident"] * 5,
-            "canonical_reason": ["majority"] * 5,
-            "variants": ["[]"] * 5,
-            "decisions": ["[]"] * 5,
+            "entity_id": [f"P-{i}" for i in range(1, 10)],
+            "type": ["PER"] * 9,
+            "canonical_name": ["Frank Dudda", "Serap Güler", "Aslı Öz", "Jana Lüngen", "Ohne Erwähnung"]
+            + ["Ümran Kılıç", "Hans Koch", "Zeynep Öztürk-Becker", "Markus Hamm"],
+            "canonical_status": ["confident"] * 9,
+            "canonical_reason": ["majority"] * 9,
+            "variants": ["[]"] * 9,
+            "decisions": ["[]"] * 9,
         }
     )
     facts = pd.DataFrame(columns=["entity_id", "doc_id", "fact", "value"])
@@ -63,4 +74,26 @@ def test_only_entities_with_two_full_forms_or_damage_are_reported_as_classify_sa
         if surfaces and (result := classify(entity, surfaces)) is not None:
             expected[entity.entity_id] = result["kind"]
     assert dict(zip(found["entity_id"], found["kind"], strict=True)) == expected
-    assert expected == {"P-2": "diacritic", "P-3": "encoding", "P-4": "typo"}
+    assert expected == {"P-2": "diacritic", "P-3": "encoding", "P-4": "typo", "P-6": "diacritic"}
+    assert json.loads(found.loc[found["entity_id"] == "P-6", "forms"].item()) == ["Ümran Kılıç", "Kilic"]
+
+
+def test_a_typo_is_compared_with_the_short_form_it_misspells():
+    from types import SimpleNamespace
+
+    from pipeline.review.report import Surface, classify
+
+    entity = SimpleNamespace(
+        type="ORG", canonical_status="confident", canonical_reason="majority", canonical_name="Integrationsrat Hagen"
+    )
+    surfaces = [
+        Surface(text, text, key, "", "", "d1")
+        for text, key in [
+            ("Integrationsrat Hagen", "integrationsrat hagen"),
+            ("Integrationsrat", "integrationsrat"),
+            ("Integartionsrat", "integartionsrat"),
+        ]
+    ]
+    found = classify(entity, surfaces)
+    assert found["kind"] == "typo", found
+    assert "'Integartionsrat' and 'Integrationsrat' differ by 2 letter(s)" in found["why"]

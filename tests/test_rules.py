@@ -127,6 +127,12 @@ def test_persons_the_model_missed(rules_nlp):
     assert {("Andreas Merkendorf", "PER"), ("Weißkopf", "PER"), ("Jürgen Weiß", "PER")} <= set(ents(doc))
 
 
+def test_given_names_of_many_countries_also_without_diacritics_or_code_page_damaged(rules_nlp):
+    for name in ("Şeyma Aksoy", "Seyma Aksoy", "Þeyma Aksoy", "Büşra Aydın", "Busra Aydin"):
+        doc = rules_nlp(f"Das Treffen leitet {name} vom Vorstand.")
+        assert ents(doc) == [(name, "PER")], name
+
+
 def test_a_given_name_before_a_model_person_joins_it(rules_nlp):
     doc = with_model_ents(rules_nlp, "Es sprach Franziska Michels.", [("Michels", "PER")])
     doc = run_components(rules_nlp, doc)
@@ -183,6 +189,20 @@ def test_organisations(rules_nlp):
     assert ("Ministerium für Schule, Bildung und Sport des Landes Nordrhein-Westfalen", "ORG") in found
     assert ("Universität Witten-Herdecke", "ORG") in found
     assert ("Nordrhein-Westfalen", "LOC") in {(s.text, s.label_) for s in doc.spans[NESTED_KEY]}
+
+
+def test_a_body_named_by_its_kind_after_an_article_also_misspelt(rules_nlp):
+    doc = rules_nlp(
+        "Der Integrationsrat tagt. Die Mitglieder des Integartionsrates und das Jobcenter beraten, "
+        "der Sozialausschuss entscheidet."
+    )
+    assert ents(doc) == [("Integrationsrat", "ORG"), ("Integartionsrates", "ORG"), ("Jobcenter", "ORG")]
+    assert ents(rules_nlp("Ein Integrationsrat fehlt, die Integrationsratswahl und der Stadtrat auch.")) == []
+
+
+def test_an_organisation_name_ends_before_a_person_in_apposition(rules_nlp):
+    doc = rules_nlp("Die Vorsitzende des Seniorenbeirates, Giulia Bianchi, eröffnete den Abend.")
+    assert ents(doc) == [("Seniorenbeirates", "ORG"), ("Giulia Bianchi", "PER")]
 
 
 def test_organisation_names_with_inflected_adjectives(rules_nlp):

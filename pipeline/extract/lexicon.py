@@ -14,14 +14,18 @@ analysis and suffix tests are remembered per word (bounded, for huge archives).
 from __future__ import annotations
 
 import functools
+import importlib.metadata
+import importlib.util
 import re
+import unicodedata
 from importlib import resources
+from pathlib import Path
 
 from spacy.lang.de.stop_words import STOP_WORDS
 from spacy.tokens import Doc, Token
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
-from pipeline.normalize import CODEPAGE_DAMAGE
+from pipeline.normalize import CODEPAGE_DAMAGE, PLAIN_FOLD, one_slip_from
 
 WORD_CACHE_SIZE = 200_000  # distinct words remembered per word class
 INITIAL = re.compile(r"[A-ZÄÖÜ]\.")
@@ -112,9 +116,16 @@ class Lexicon:
         self.generic_org_nouns = _wordlist("generic_org_nouns.txt")
         self.org_heads = _wordlist("org_heads.txt")
         self.department_heads = _wordlist("department_heads.txt")
+        self.bodies_by_kind = _wordlist("bodies_by_kind.txt")
         self.venue_heads = _wordlist("venue_heads.txt")
         self.generic_venue_nouns = _wordlist("generic_venue_nouns.txt")
         self.not_names = _wordlist("not_names.txt")
+        self.first_names = gazetteers.first_names | frozenset(
+            n
+            for n in world_given_names()
+            if n.lower() not in STOP_WORDS and n not in gazetteers.common_nouns and n not in gazetteers.places
+        )
+        self.folded_first_names = frozenset(fold_marks(n) for n in self.first_names if not n.isascii())
         self._association_suffixes = tuple(h.lower() for h in _wordlist("association_heads.txt"))
         self._org_head_suffixes = tuple(h.lower() for h in self.org_heads)
         self._venue_head_suffixes = tuple("-" + h.lower() for h in self.venue_heads)
@@ -226,6 +237,17 @@ class Lexicon:
         """ "Frauenverein", "Bildungsvereins": an association head, part of its name."""
         return any(stem.lower().endswith(self._association_suffixes) for stem in genitive_stems(text))
 
+    def body_by_kind(self, text: str) -> str | None:
+        """The body a word names by its kind ("Integrationsrates" → Integrationsrat),
+        also misspelt by one letter in a long word ("Integartionsrat", "Volkshochshule")
+        that is no other known noun."""
+        for stem in genitive_stems(text):
+            if stem in self.bodies_by_kind:
+                return stem
+        if self.is_common_noun(text):
+            return None
+        return next((b for stem in genitive_stems(text) if (b := one_slip_from(stem, self.bodies_by_kind))), None)
+
     def is_department_head(self, text: str) -> bool:
         """ "Fachbereich" of "Fachbereich Jugend": a named department with its field after it."""
         return text in self.department_heads
@@ -282,8 +304,14 @@ class Lexicon:
     # --- persons and nouns --------------------------------------------------------
 
     def is_first_name(self, text: str) -> bool:
-        """Known given name, also after repairing code-page damage ("Aylý" → "Aylı")."""
-        return text in self.gaz.first_names or text.translate(CODEPAGE_DAMAGE) in self.gaz.first_names
+        """Known given name, also after repairing code-page damage ("Aylý" → "Aylı") and
+        written without its diacritics ("Seyma" for "Şeyma")."""
+        names = self.first_names
+        return (
+            text in names
+            or text.translate(CODEPAGE_DAMAGE) in names
+            or (text.isascii() and text in self.folded_first_names)
+        )
 
     def is_last_name(self, text: str) -> bool:
         return text in self.gaz.last_names
@@ -345,5 +373,36 @@ class Lexicon:
 
 
 @functools.cache
+def fold_marks(name: str) -> str:
+    """The name as written without diacritics, case kept: "Şeyma" → "Seyma"."""
+    return unicodedata.normalize("NFKD", name.translate(PLAIN_FOLD)).encode("ascii", "ignore").decode()
+
+
+def world_given_names_version() -> str:
+    return importlib.metadata.version("gender-guesser")
+
+
+@functools.cache
+def world_given_names() -> frozenset[str]:
+    """Given names of many countries (Turkish, Arabic, Balkan, … names are common in
+    German municipal texts, and Faker's lists miss many: "Şeyma"), from the name
+    dictionary of the `gender-guesser` package (Jörg Michael's nam_dict.txt, GNU FDL;
+    only the data file is read). The lexicon leaves out names that are also German
+    nouns, places or stop words: "Rose", "Hagen" stay what the other lists say."""
+    spec = importlib.util.find_spec("gender_guesser")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("gender-guesser is missing: run `make requirements`")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "nam_dict.txt"
+    names: set[str] = set()
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) < 2 or line[0] in "#=":
+                continue
+            for replacement in ("", "-") if "+" in parts[1] else ("",):
+                names.add(parts[1].replace("+", replacement))
+    return frozenset(n for n in names if n[:1].isupper())
+
+
 def get_lexicon(max_place_words: int = 5) -> Lexicon:
     return Lexicon(load_gazetteers(), max_place_words=max_place_words)

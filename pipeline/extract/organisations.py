@@ -2,6 +2,9 @@
 missed or cut into pieces, as proposals in doc.spans["rule_candidates"].
 
 - "Stadt Hagen", "Kreis Unna": a public body named by its place;
+- "der Integrationsrat", "des Jobcenters": after a definite article, a body every
+  city has one of, named by its kind (wordlists/bodies_by_kind.txt), also with a
+  one-letter slip in a long word ("der Integartionsrat");
 - names ending in a legal form: "Salam e.V.", "Muster Bau GmbH";
 - quoted names after an organisation word: Städtekooperation „Ruhr.Vernetzt“;
 - long names built on an organisation head word ("Ministerium für Kinder, …,
@@ -29,6 +32,7 @@ from pipeline.extract.spans import add_candidates, contact_tokens, rule_span
 # Endings of inflected adjectives, which may precede an organisation's head word
 # ("Kommunalen Integrationszentrums", "Evangelische Kirche").
 ADJECTIVE_ENDINGS = ("e", "en", "er", "es", "em")
+DEFINITE_ARTICLES = frozenset({"der", "die", "das", "des", "dem", "den"})
 MAX_LEGAL_NAME_WORDS = 5
 MAX_QUOTED_NAME_TOKENS = 12
 
@@ -82,6 +86,8 @@ class OrganisationFinder:
             field = doc[i + 1]
             if not field.is_punct and not lex.is_stop_word(field) and not lex.is_title_or_role(field):
                 found.append(rule_span(doc, i, i + 2, "ORG"))  # "Fachbereich Jugend"
+        if i > 0 and doc[i - 1].lower_ in DEFINITE_ARTICLES and lex.body_by_kind(text) and not lex.is_role(token):
+            found.append(rule_span(doc, i, i + 1, "ORG"))  # "der Integrationsrat", "des Jobcenters"
         if lex.is_named_venue(text) and is_capitalised(token):
             found.append(rule_span(doc, i, i + 1, "LOC"))  # "Fritz-Henßler-Haus"
         if (
@@ -116,18 +122,32 @@ class OrganisationFinder:
         return start
 
     def _continues_after_connector(self, doc: Doc, connector: int, j: int) -> bool:
-        """Connectors only continue a name when a capitalised name word follows them."""
+        """Connectors only continue a name when a capitalised name word follows them, and
+        never into a person ("Vorsitzende des Seniorenbeirates, Giulia Bianchi")."""
         lex = self.lex
         word = doc[j]
         return (
             is_capitalised(word)
             and not word.is_punct
+            and word.ent_type_ != "PER"
+            and not (doc[connector].text == "," and self._person_starts_at(doc, j))
             and not lex.is_title_or_role(word)
             and not lex.is_body_prefix(word.text)
             and not (doc[connector].text == "," and lex.is_place(word.text))  # "…-Stiftung, München"
             and not (  # "… und der Universität X" starts a new name; "für Schule" does not
                 lex.is_org_word(word.text) and doc[connector].text in {"und", ","} and doc[j - 1].lower_ in ARTICLES
             )
+        )
+
+    def _person_starts_at(self, doc: Doc, j: int) -> bool:
+        """A given name and a capitalised word: a person in apposition."""
+        lex = self.lex
+        return (
+            j + 1 < len(doc)
+            and lex.is_first_name(doc[j].text)
+            and not lex.is_common_noun(doc[j].text)
+            and is_capitalised(doc[j + 1])
+            and not lex.is_org_word(doc[j + 1].text)
         )
 
     def _ends_name(self, doc: Doc, k: int) -> bool:

@@ -25,6 +25,7 @@ from spacy.language import Language
 from tqdm import tqdm
 
 from pipeline.extract.layer import add_rule_layer
+from pipeline.extract.lexicon import world_given_names_version
 from pipeline.extract.mentions import MENTION_COLUMNS, SourceOffsets, doc_mentions
 from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.io import code_key, read_parquet, write_json_atomic, write_parquet_atomic
@@ -253,8 +254,11 @@ def extractor_key(info: ModelInfo) -> str:
     """Identity of everything that decides a document's mentions: the model and the rule layer."""
     package = resources.files("pipeline")
     extract_files = sorted(f"extract/{p.name}" for p in package.joinpath("extract").iterdir() if p.name.endswith(".py"))
+    names = world_given_names_version()  # the given names the rules read from a package
     return code_key(
-        [info.name, info.version, info.data_hash], ["gazetteers.py", *extract_files], ["resources", "extract/wordlists"]
+        [info.name, info.version, info.data_hash, names],
+        ["gazetteers.py", *extract_files],
+        ["resources", "extract/wordlists"],
     )
 
 

@@ -31,6 +31,7 @@ from pipeline.normalize import (
     local_institution_words,
     normalize_org,
     normalize_place,
+    one_slip_from,
     parse_person,
     person_key,
 )
@@ -217,12 +218,19 @@ def is_generic_org(display: str, gaz: Gazetteers) -> bool:
     words = display.split()
     if not words or _place_words(display, gaz):
         return False
+    return any(_is_local_institution_head(word.strip(".,"), gaz) for word in words)
+
+
+def _local_institution_head_of(word: str, gaz: Gazetteers) -> bool:
     heads = local_institution_words()
-    for word in words:
-        bare = word.strip(".,")
-        if bare in heads or bare.removesuffix("s") in heads or bare.removesuffix("es") in heads:
-            return True
-    return False
+    stems = (word, word.removesuffix("s"), word.removesuffix("es"))
+    if any(stem in heads for stem in stems):
+        return True
+    # misspelt ("Integartionsrat"): then it stays with its city's body, where the fuzzy rule finds it
+    return word not in gaz.common_nouns and any(one_slip_from(stem, heads) for stem in stems)
+
+
+_is_local_institution_head = WordMemo(_local_institution_head_of)
 
 
 def city_of_issuer(issuer: str, gaz: Gazetteers) -> str:

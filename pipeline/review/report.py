@@ -8,7 +8,8 @@ Two kinds of items, open ones first, decided ones after:
     transliteration  ü/ue, ß/ss written differently in names
     diacritic        a form lacks the diacritics another has (Asli / Aslı)
   Benign differences (titles, genitive, adjective forms, abbreviations,
-  surname-only references, short forms, ü/ue in e-mail addresses) are not
+  surname-only references spelt like the full name, short forms, ü/ue in e-mail
+  addresses) are not
   reported; they stay visible in the variants column of the entity tables. Also
   `conflicting role` / `conflicting affiliation` (documents of the same year give
   a person roles that share nothing, abbreviations and feminine forms counted as
@@ -79,6 +80,7 @@ DATE_IN_TEXT = re.compile(
     rf"\b(\d{{1,2}})\.\s*(?:({'|'.join(GERMAN_MONTHS)})|(\d{{1,2}})\.)\s*(\d{{4}})\b", re.IGNORECASE
 )
 ROLE_ABBREVIATIONS = {"ob": "oberbürgermeister", "bgm": "bürgermeister", "stv": "stellvertretend", "vors": "vorsitz"}
+STRAY_SURNAME_SIMILARITY = 0.6  # "Längen"/"Lüngen" 0.83, "Kilic"/"Kılıç" 1.0, "Unna"/"Brehmer" 0
 MENTIONS_SHOWN = 30  # per entity in the page's mention lists (all of them are in mentions.csv)
 
 
@@ -158,6 +160,52 @@ def _is_short_for(short: str, long: str) -> bool:
     return acronym_of(short_words[0], " ".join(long_words)) or acronym_of(short_words[0], without_place)
 
 
+def _closest_pair(a: str, b: str, keys: dict[str, str]) -> tuple[str, str]:
+    """The two forms to compare for `a` and `b`: each or one of its short forms (by
+    form or matching key: "Volkshochschule" of "VHS Recklinghausen"), where they are
+    closest. "Integartionsrat" is a typo of "Integrationsrat", the short form of
+    "Integrationsrat Dortmund", not a different spelling of the long one."""
+
+    def family(form: str) -> list[str]:
+        key = keys.get(form, form)
+        return [form] + sorted(
+            f for f, k in keys.items() if f != form and (_is_short_for(f, form) or k == key or _is_short_for(k, key))
+        )
+
+    family_a, family_b = family(a), family(b)
+    return min(
+        ((x, y) for x in family_a for y in family_b if x != y),
+        key=lambda p: Levenshtein.distance(fold_plain(p[0]), fold_plain(p[1])),
+        default=(a, b),
+    )
+
+
+def _full_name_surnames(surfaces: list[Surface]) -> set[str]:
+    return {s.normalised.split()[-1] for s in surfaces if s.normalisation != "surname only" and s.normalised}
+
+
+def _could_be_written_for(short: str, surname: str) -> bool:
+    """Close enough to be the same surname misspelt; a surname-only link to a very
+    different word ("Unna" for "Brehmer") is an extraction slip, not a spelling."""
+    a, b = fold_plain(short).lower(), fold_plain(surname).lower()
+    return Levenshtein.normalized_similarity(a, b) >= STRAY_SURNAME_SIMILARITY
+
+
+def _stray_surnames(surfaces: list[Surface], surnames: set[str]) -> list[str]:
+    """Surname-only references written unlike every full name's surname ("Kilic" for
+    "Ümran Kılıç", "Längen" for "Uwe Lüngen"); a genitive ("Kochs") or one part of a
+    double name ("Öztürk" of "Öztürk-Becker") is no discrepancy."""
+    shorts = {s.normalised for s in surfaces if s.normalisation == "surname only" and s.normalised}
+    return sorted(
+        short
+        for short in shorts
+        if any(_could_be_written_for(short, n) for n in surnames)
+        and not any(
+            short == n or short in n.split("-") or _is_short_for(short, n) or _is_short_for(n, short) for n in surnames
+        )
+    )
+
+
 def classify(entity: Any, surfaces: list[Surface]) -> dict[str, Any] | None:
     """The discrepancy of one entity (a row of entities.parquet), or None when all
     differences are benign."""
@@ -174,18 +222,25 @@ def classify(entity: Any, surfaces: list[Surface]) -> dict[str, Any] | None:
             else:
                 notes.append(f"{text!r} is UTF-8 read as Latin-1 (mojibake)")
     forms = _distinct_forms(entity.type, surfaces)
-    for i, a in enumerate(forms):
-        for b in forms[i + 1 :]:
-            kind = pair_kind(a, b)
-            kinds.append(kind)
-            if kind == "diacritic":
-                plain, accented = (a, b) if a.isascii() else (b, a)
-                notes.append(f"{plain!r} is {accented!r} without its diacritics")
-            elif kind == "transliteration":
-                notes.append(f"{a!r} and {b!r} differ in ü/ue, ß/ss")
-            else:
-                distance = Levenshtein.distance(fold_plain(a), fold_plain(b))
-                notes.append(f"{a!r} and {b!r} differ by {distance} letter(s)")
+    keys = {s.normalised: s.key for s in surfaces if s.normalisation != "surname only"}
+    pairs = [_closest_pair(a, b, keys) for i, a in enumerate(forms) for b in forms[i + 1 :]]
+    if entity.type == "PER":
+        surnames = _full_name_surnames(surfaces)
+        for short in _stray_surnames(surfaces, surnames):
+            closest = min(sorted(surnames), key=lambda n: Levenshtein.distance(fold_plain(short), fold_plain(n)))
+            pairs.append((closest, short))
+            forms.append(short)
+    for a, b in pairs:
+        kind = pair_kind(a, b)
+        kinds.append(kind)
+        if kind == "diacritic":
+            plain, accented = (a, b) if a.isascii() else (b, a)
+            notes.append(f"{plain!r} is {accented!r} without its diacritics")
+        elif kind == "transliteration":
+            notes.append(f"{a!r} and {b!r} differ in ü/ue, ß/ss")
+        else:
+            distance = Levenshtein.distance(fold_plain(a), fold_plain(b))
+            notes.append(f"{a!r} and {b!r} differ by {distance} letter(s)")
     if not kinds:
         return None
     kind = min(kinds, key=SEVERITY.index)
@@ -338,6 +393,26 @@ def date_conflicts(mentions: pd.DataFrame) -> list[dict[str, Any]]:
     return conflicts
 
 
+def _stray_surname_entities(entities: pd.DataFrame, links: pd.DataFrame) -> set[str]:
+    """Persons with a surname-only reference that no full name's surname spells the
+    same way (its genitive included); found column-wise, like the other candidates."""
+    persons = links[links["entity_id"].isin(entities.loc[entities["type"] == "PER", "entity_id"])]
+    is_short = persons["normalisation"] == "surname only"
+    full = persons.loc[~is_short, ["entity_id", "normalised"]]
+    known = pd.DataFrame(
+        {"entity_id": full["entity_id"], "surname": full["normalised"].str.rsplit(" ", n=1).str[-1]}
+    ).drop_duplicates()
+    shorts = persons.loc[is_short, ["entity_id", "normalised"]].drop_duplicates()
+    shorts = shorts[shorts["entity_id"].isin(known["entity_id"])]
+    for ending in ("", "s", "es", "'", "’"):
+        stem = shorts["normalised"].str.removesuffix(ending) if ending else shorts["normalised"]
+        matched = pd.MultiIndex.from_arrays([shorts["entity_id"], stem]).isin(
+            pd.MultiIndex.from_frame(known[["entity_id", "surname"]])
+        )
+        shorts = shorts[~matched]
+    return set(shorts["entity_id"].tolist())
+
+
 def find_discrepancies(
     entities: pd.DataFrame,
     links: pd.DataFrame,
@@ -351,7 +426,9 @@ def find_discrepancies(
     full = links[links["normalisation"] != "surname only"]
     n_forms = full.drop_duplicates(["entity_id", "normalised"])["entity_id"].value_counts()
     damaged = links.loc[links["repaired"].isin(["codepage", "mojibake"]), "entity_id"]
-    candidates = set(n_forms.index[n_forms > 1].tolist()) | set(damaged.tolist())
+    candidates = (
+        set(n_forms.index[n_forms > 1].tolist()) | set(damaged.tolist()) | _stray_surname_entities(entities, links)
+    )
     grouped: dict[str, list[Surface]] = defaultdict(list)
     columns = ["entity_id", "text", "normalised", "key", "normalisation", "repaired", "doc_id"]
     surfaces_of = links.loc[links["entity_id"].isin(candidates), columns]
