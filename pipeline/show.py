@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jinja2
+import markupsafe
 import numpy as np
 import pandas as pd
 
 from pipeline.extract import MENTIONS_FILE
 from pipeline.ingest import DOCUMENTS_FILE
-from pipeline.io import code_key, read_parquet, write_text_atomic
+from pipeline.io import code_key, read_parquet, write_small_texts_atomic, write_text_atomic
 from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
 
 SHOW_DIR = "show"
@@ -78,17 +79,8 @@ tr:target{outline:3px solid #15c}
 {% endif %}<h1>{{ title }}</h1>
 <p class="meta">Dokument {{ doc_id }}{% if published %} · {{ published }}{% endif %}{% if issuer %} · {{ issuer }}{% endif %} · {{ n_marks }} Erwähnungen</p>
 <div class="text">
-{% for paragraph in paragraphs %}<p>{% for piece in paragraph %}{% if piece.label %}<mark class="entity {{ piece.label }}" id="{{ piece.mark_id }}" data-label="{{ piece.label }}"{% if piece.entity_id %} data-entity="{{ piece.entity_id }}"{% endif %}>{% for inner in piece.inner_ids %}<span id="{{ inner }}"></span>{% endfor %}{% if piece.entity_id %}<a href="#{{ piece.row_id }}" title="{{ piece.entity_id }}">{{ piece.text }}</a>{% else %}{{ piece.text }}{% endif %}<span class="label">{{ piece.label }}</span></mark>{% else %}{{ piece.text }}{% endif %}{% endfor %}</p>
-{% endfor %}</div>
-{% for type_, rows in tables %}
-<h2><span class="swatch" style="background:{{ colours[type_] }}"></span> {{ type_names[type_] }}</h2>
-<table class="entities {{ type_ }}">
-<thead><tr><th>ID</th><th>Name</th><th>Status des Namens</th><th>Schreibweisen</th><th>Erwähnungen hier</th></tr></thead>
-<tbody>
-{% for row in rows %}<tr id="{{ row.row_id }}"><td>{{ row.entity_id }}</td><td>{{ row.name }}</td><td>{{ row.status }}</td><td>{{ row.variants }}</td><td>{{ row.here }}</td></tr>
-{% endfor %}</tbody>
-</table>
-{% endfor %}
+{{ body }}</div>
+{{ tables }}
 </body>
 </html>
 """
@@ -236,6 +228,53 @@ def _template() -> jinja2.Template:
     return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(TEMPLATE)
 
 
+def _escaped(text: str) -> str:
+    """`text` escaped as markupsafe escapes it (the same five characters, the same entities),
+    without a Markup object per piece: a page has hundreds of pieces, a corpus millions."""
+    return (
+        text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;").replace("'", "&#39;").replace('"', "&#34;")
+    )
+
+
+def _piece_html(piece: Piece) -> str:
+    if not piece.label:
+        return _escaped(piece.text)
+    label = _escaped(piece.label)
+    entity = _escaped(piece.entity_id)
+    opening = f'<mark class="entity {label}" id="{_escaped(piece.mark_id)}" data-label="{label}"'
+    if entity:
+        opening += f' data-entity="{entity}"'
+    inner = "".join(f'<span id="{_escaped(i)}"></span>' for i in piece.inner_ids)
+    text = _escaped(piece.text)
+    if entity:
+        text = f'<a href="#{_escaped(piece.row_id)}" title="{entity}">{text}</a>'
+    return f'{opening}>{inner}{text}<span class="label">{label}</span></mark>'
+
+
+def _text_html(paragraphs: list[list[Piece]]) -> markupsafe.Markup:
+    """The document's text, every piece escaped: what the template puts in its text box."""
+    return markupsafe.Markup("".join(f"<p>{''.join(map(_piece_html, p))}</p>\n" for p in paragraphs))
+
+
+def _tables_html(tables: list[tuple[str, list[dict[str, Any]]]]) -> markupsafe.Markup:
+    """The page's tables of people, places and organisations, every cell escaped."""
+    parts = []
+    for type_, rows in tables:
+        parts.append(
+            f'\n<h2><span class="swatch" style="background:{_escaped(COLOURS[type_])}"></span> '
+            f'{_escaped(TYPE_NAMES[type_])}</h2>\n<table class="entities {_escaped(type_)}">\n'
+            "<thead><tr><th>ID</th><th>Name</th><th>Status des Namens</th><th>Schreibweisen</th>"
+            "<th>Erwähnungen hier</th></tr></thead>\n<tbody>\n"
+        )
+        for row in rows:
+            cells = "".join(
+                f"<td>{_escaped(str(row[k]))}</td>" for k in ("entity_id", "name", "status", "variants", "here")
+            )
+            parts.append(f'<tr id="{_escaped(row["row_id"])}">{cells}</tr>\n')
+        parts.append("</tbody>\n</table>\n")
+    return markupsafe.Markup("".join(parts))
+
+
 def _render(
     document: Any,
     marks: list[Mark],
@@ -260,10 +299,9 @@ def _render(
         published=document.published,
         issuer=document.issuer,
         n_marks=len(kept),
-        paragraphs=paragraphs_of(document.text, kept, entity_of, covered),
-        tables=tables,
+        body=_text_html(paragraphs_of(document.text, kept, entity_of, covered)),
+        tables=_tables_html(tables),
         colours=COLOURS,
-        type_names=TYPE_NAMES,
         report_href=report_href,
     )
     return page, len(kept)
@@ -329,11 +367,15 @@ def write_pages(
         marks = marks_by_document(mentions[mentions["doc_id"].isin(wanted)])
         links_of = links_by_document(changed_links)
         rows = entity_rows(entities[entities["entity_id"].isin(set(changed_links["entity_id"].tolist()))])
-        for document in changed.itertuples(index=False):
-            doc_marks, doc_links = marks.get(document.doc_id, []), links_of.get(document.doc_id, [])
-            page, _ = _render(document, doc_marks, doc_links, rows, back)
-            # not durable: a later report makes a lost page again
-            write_text_atomic(folder / page_name(document.doc_id), page, durable=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        # not durable: a later report makes a lost page again
+        write_small_texts_atomic(
+            (
+                folder / page_name(document.doc_id),
+                _render(document, marks.get(document.doc_id, []), links_of.get(document.doc_id, []), rows, back)[0],
+            )
+            for document in changed.itertuples(index=False)
+        )
     if folder.is_dir():
         keep = set(names) if doc_ids is None else {page_name(d) for d in documents["doc_id"].tolist()}
         for entry in entries:

@@ -17,6 +17,13 @@ def rules_nlp():
     return add_rule_layer(nlp)
 
 
+def test_the_rule_components_share_one_lexicon(rules_nlp):
+    """Building the lexicon costs about 0.2 s and each instance keeps its own word caches:
+    one per process, not one per component."""
+    lexicons = {id(c.lex) for _, c in rules_nlp.pipeline if hasattr(c, "lex")}
+    assert len([c for _, c in rules_nlp.pipeline if hasattr(c, "lex")]) >= 6 and len(lexicons) == 1
+
+
 def ents(doc):
     return [(e.text, e.label_) for e in doc.ents]
 

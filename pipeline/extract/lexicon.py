@@ -405,4 +405,10 @@ def world_given_names() -> frozenset[str]:
 
 
 def get_lexicon(max_place_words: int = 5) -> Lexicon:
+    """The process's lexicon for this setting (get_lexicon() and get_lexicon(5) are one)."""
+    return _lexicon(max_place_words)
+
+
+@functools.cache
+def _lexicon(max_place_words: int) -> Lexicon:
     return Lexicon(load_gazetteers(), max_place_words=max_place_words)
