@@ -23,7 +23,7 @@ import pandas as pd
 from pipeline.ingest.decoding import check_is_text, decode_bytes, text_file_bytes
 from pipeline.ingest.files import InputFile, doc_id_for, iter_input_files, printable_name
 from pipeline.ingest.metadata import find_metadata
-from pipeline.ingest.offsets import Segment, dump_offset_map, load_offset_map
+from pipeline.ingest.offsets import Segment, dump_offset_map
 from pipeline.ingest.problems import NOTE, IngestProblem, SkipFile
 from pipeline.ingest.readers import BINARY_READERS, TEXT_READERS
 from pipeline.io import code_key, neutralise_cell, write_json_atomic, write_parquet_atomic, write_text_atomic
@@ -48,7 +48,9 @@ class Document:
     issuer_city: str
     text: str
     n_chars: int
-    offset_map: list[Segment] = field(default_factory=list)
+    # a reused row keeps the serialised map it was stored with (10,000 unchanged files
+    # need not be parsed and dumped again on every run)
+    offset_map: list[Segment] | str = field(default_factory=list)
     source_size: int = 0
     source_mtime_ns: int = 0
 
@@ -142,7 +144,7 @@ def unchanged_document(item: InputFile, known: dict[str, dict[str, Any]]) -> Doc
     stat = item.path.stat()
     if (row["source_size"], row["source_mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
         return None
-    return Document(**{**row, "offset_map": load_offset_map(row["offset_map"])})
+    return Document(**row)
 
 
 def unique_doc_id(item: InputFile, taken: dict[str, str]) -> tuple[str, IngestProblem | None]:
@@ -250,7 +252,8 @@ def documents_frame(documents: list[Document]) -> pd.DataFrame:
     for document in documents:
         # not dataclasses.asdict: it deep-copies every offset map, which is dumped right away
         row = {column: getattr(document, column) for column in columns}
-        row["offset_map"] = dump_offset_map(document.offset_map)
+        offsets = document.offset_map
+        row["offset_map"] = offsets if isinstance(offsets, str) else dump_offset_map(offsets)
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 
