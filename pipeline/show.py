@@ -20,7 +20,6 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -86,20 +85,6 @@ tr:target{outline:3px solid #15c}
 """
 
 
-@dataclass
-class Piece:
-    """A run of the document's text: plain, or one marked mention."""
-
-    text: str
-    label: str = ""
-    mark_id: str = ""
-    entity_id: str = ""
-    row_id: str = ""
-    # anchors of the mentions inside this one (a place in an organisation's name), which
-    # are not marked themselves but are linked from the report
-    inner_ids: tuple[str, ...] = ()
-
-
 def row_anchor(entity_id: str) -> str:
     return f"entity-{entity_id}"
 
@@ -154,9 +139,14 @@ def links_by_document(links: pd.DataFrame) -> dict[str, list[tuple[str, str, str
 
 
 def entity_rows(entities: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """entity_id → what a page's table shows of the entity."""
-    return {
-        entity_id: {
+    """entity_id → what a page's table shows of the entity; "html": its row up to the
+    page's own cell, escaped once for all the pages that show the entity."""
+    rows = {}
+    for entity_id, type_, name, status, variants in zip(
+        *[entities[c].tolist() for c in ["entity_id", "type", "canonical_name", "canonical_status", "variants"]],
+        strict=True,
+    ):
+        row = {
             "type": type_,
             "row_id": row_anchor(entity_id),
             "entity_id": entity_id,
@@ -164,11 +154,9 @@ def entity_rows(entities: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "status": status,
             "variants": " | ".join(json.loads(variants)) if variants else "",
         }
-        for entity_id, type_, name, status, variants in zip(
-            *[entities[c].tolist() for c in ["entity_id", "type", "canonical_name", "canonical_status", "variants"]],
-            strict=True,
-        )
-    }
+        cells = "".join(f"<td>{_escaped(str(row[k]))}</td>" for k in ("entity_id", "name", "status", "variants"))
+        rows[entity_id] = row | {"html": f'<tr id="{_escaped(row["row_id"])}">{cells}'}
+    return rows
 
 
 def _non_overlapping(marks: list[Mark]) -> tuple[list[Mark], dict[str, list[str]]]:
@@ -187,39 +175,47 @@ def _non_overlapping(marks: list[Mark]) -> tuple[list[Mark], dict[str, list[str]
     return kept, covered
 
 
-def paragraphs_of(
+def text_html(
     text: str, marks: list[Mark], entity_of: dict[str, str], covered: dict[str, list[str]] | None = None
-) -> list[list[Piece]]:
-    """The text cut into paragraphs (at blank lines) of plain and marked pieces."""
-    pieces: list[Piece] = []
-    position = 0
-    for mark in marks:
-        if mark.start > position:
-            pieces.append(Piece(text[position : mark.start]))
-        entity_id = entity_of.get(mark.mention_id) or entity_of.get(mark.person_mention_id, "")
-        pieces.append(
-            Piece(
-                text[mark.start : mark.end],
-                label=mark.label,
-                mark_id=mention_anchor(mark.mention_id),
-                entity_id=entity_id,
-                row_id=row_anchor(entity_id) if entity_id else "",
-                inner_ids=tuple(mention_anchor(m) for m in (covered or {}).get(mark.mention_id, [])),
-            )
-        )
-        position = mark.end
-    pieces.append(Piece(text[position:]))
-    paragraphs: list[list[Piece]] = [[]]
-    for piece in pieces:
-        if piece.label:
-            paragraphs[-1].append(piece)
-            continue
-        for index, part in enumerate(PARAGRAPH_BREAK.split(piece.text)):
+) -> markupsafe.Markup:
+    """The text cut into paragraphs (at blank lines), each a <p> of escaped plain text and
+    marked mentions (`marks`: not overlapping, in order). Built as strings, not template
+    loops: a page has hundreds of pieces, a corpus millions."""
+    paragraphs: list[list[str]] = [[]]
+
+    def plain(chunk: str) -> None:
+        parts = PARAGRAPH_BREAK.split(chunk) if "\n" in chunk else (chunk,)
+        for index, part in enumerate(parts):
             if index:
                 paragraphs.append([])
             if part:
-                paragraphs[-1].append(Piece(part))
-    return [p for p in paragraphs if p]
+                paragraphs[-1].append(_escaped(part))
+
+    position = 0
+    for mark in marks:
+        if mark.start > position:
+            plain(text[position : mark.start])
+        entity_id = entity_of.get(mark.mention_id) or entity_of.get(mark.person_mention_id, "")
+        paragraphs[-1].append(
+            _mark_html(mark, text[mark.start : mark.end], entity_id, (covered or {}).get(mark.mention_id, ()))
+        )
+        position = mark.end
+    plain(text[position:])
+    return markupsafe.Markup("".join(f"<p>{''.join(p)}</p>\n" for p in paragraphs if p))
+
+
+def _mark_html(mark: Mark, text: str, entity_id: str, inner: Iterable[str]) -> str:
+    """One marked mention, linked to its entity's row; `inner`: the mentions inside it (a
+    place in an organisation's name), not marked themselves but anchored for the report."""
+    label = _escaped(mark.label)
+    opening = f'<mark class="entity {label}" id="{_escaped(mention_anchor(mark.mention_id))}" data-label="{label}"'
+    shown = _escaped(text)
+    if entity_id:
+        entity = _escaped(entity_id)
+        opening += f' data-entity="{entity}"'
+        shown = f'<a href="#{_escaped(row_anchor(entity_id))}" title="{entity}">{shown}</a>'
+    anchors = "".join(f'<span id="{_escaped(mention_anchor(m))}"></span>' for m in inner)
+    return f'{opening}>{anchors}{shown}<span class="label">{label}</span></mark>'
 
 
 @functools.cache
@@ -236,27 +232,7 @@ def _escaped(text: str) -> str:
     )
 
 
-def _piece_html(piece: Piece) -> str:
-    if not piece.label:
-        return _escaped(piece.text)
-    label = _escaped(piece.label)
-    entity = _escaped(piece.entity_id)
-    opening = f'<mark class="entity {label}" id="{_escaped(piece.mark_id)}" data-label="{label}"'
-    if entity:
-        opening += f' data-entity="{entity}"'
-    inner = "".join(f'<span id="{_escaped(i)}"></span>' for i in piece.inner_ids)
-    text = _escaped(piece.text)
-    if entity:
-        text = f'<a href="#{_escaped(piece.row_id)}" title="{entity}">{text}</a>'
-    return f'{opening}>{inner}{text}<span class="label">{label}</span></mark>'
-
-
-def _text_html(paragraphs: list[list[Piece]]) -> markupsafe.Markup:
-    """The document's text, every piece escaped: what the template puts in its text box."""
-    return markupsafe.Markup("".join(f"<p>{''.join(map(_piece_html, p))}</p>\n" for p in paragraphs))
-
-
-def _tables_html(tables: list[tuple[str, list[dict[str, Any]]]]) -> markupsafe.Markup:
+def _tables_html(tables: list[tuple[str, list[tuple[dict[str, Any], str]]]]) -> markupsafe.Markup:
     """The page's tables of people, places and organisations, every cell escaped."""
     parts = []
     for type_, rows in tables:
@@ -266,11 +242,8 @@ def _tables_html(tables: list[tuple[str, list[dict[str, Any]]]]) -> markupsafe.M
             "<thead><tr><th>ID</th><th>Name</th><th>Status des Namens</th><th>Schreibweisen</th>"
             "<th>Erwähnungen hier</th></tr></thead>\n<tbody>\n"
         )
-        for row in rows:
-            cells = "".join(
-                f"<td>{_escaped(str(row[k]))}</td>" for k in ("entity_id", "name", "status", "variants", "here")
-            )
-            parts.append(f'<tr id="{_escaped(row["row_id"])}">{cells}</tr>\n')
+        for row, here in rows:  # here: this page's spellings of the entity
+            parts.append(f"{row['html']}<td>{_escaped(here)}</td></tr>\n")
         parts.append("</tbody>\n</table>\n")
     return markupsafe.Markup("".join(parts))
 
@@ -290,7 +263,7 @@ def _render(
     shown = sorted((rows[e] for e in here if e in rows), key=lambda row: row["name"])
     tables = []
     for type_ in TYPE_NAMES:
-        of_type = [row | {"here": " | ".join(sorted(here[row["entity_id"]]))} for row in shown if row["type"] == type_]
+        of_type = [(row, " | ".join(sorted(here[row["entity_id"]]))) for row in shown if row["type"] == type_]
         if of_type:
             tables.append((type_, of_type))
     page = _template().render(
@@ -299,7 +272,7 @@ def _render(
         published=document.published,
         issuer=document.issuer,
         n_marks=len(kept),
-        body=_text_html(paragraphs_of(document.text, kept, entity_of, covered)),
+        body=text_html(document.text, kept, entity_of, covered),
         tables=_tables_html(tables),
         colours=COLOURS,
         report_href=report_href,
