@@ -6,25 +6,34 @@ import sys
 
 import pytest
 
-from pipeline.io import write_text_atomic
+from pipeline.io import OutputWriteError, write_small_texts_atomic, write_text_atomic
 
+
+def write_page(target, text):
+    """The writer of the document pages, for one file."""
+    write_small_texts_atomic([(target, text)])
+
+
+WRITERS = pytest.mark.parametrize("write", [write_text_atomic, write_page], ids=["one file", "small files"])
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 
 
 @posix_only
+@WRITERS
 @pytest.mark.parametrize(("umask", "mode"), [(0o002, 0o664), (0o022, 0o644), (0o077, 0o600)])
-def test_atomic_write_gives_the_file_the_umask_permissions(tmp_path, umask, mode):
+def test_atomic_write_gives_the_file_the_umask_permissions(tmp_path, umask, mode, write):
     previous = os.umask(umask)
     try:
-        write_text_atomic(tmp_path / "people.csv", "a;b\r\n")
-        write_text_atomic(tmp_path / "people.csv", "a;b\r\n1;2\r\n")  # replacing keeps them too
+        write(tmp_path / "people.csv", "a;b\r\n")
+        write(tmp_path / "people.csv", "a;b\r\n1;2\r\n")  # replacing keeps them too
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "people.csv").stat().st_mode) == mode
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_a_symlinked_output_is_written_through_and_stays_a_link(tmp_path):
+@WRITERS
+def test_a_symlinked_output_is_written_through_and_stays_a_link(tmp_path, write):
     shared = tmp_path / "shared-drive"
     shared.mkdir()
     real = shared / "entity_ids.csv"
@@ -35,7 +44,21 @@ def test_a_symlinked_output_is_written_through_and_stays_a_link(tmp_path):
         link.symlink_to(real)
     except OSError:
         pytest.skip("this system does not allow symbolic links")
-    write_text_atomic(link, "new\n")
+    write(link, "new\n")
     assert link.is_symlink()
     assert real.read_text(encoding="utf-8") == "new\n"
     assert not list(link.parent.glob(".*.tmp")) and not list(shared.glob(".*.tmp"))
+
+
+def test_small_files_are_whole_and_a_failed_one_leaves_the_others_and_no_temporary(tmp_path):
+    pages = tmp_path / "show"
+    pages.mkdir()
+    (pages / "b.html").write_text("alt", encoding="utf-8")
+    (pages / "blocked").mkdir()  # a folder where a page should go: it cannot be replaced
+    texts = {"a.html": "<p>ä</p>" * 5000, "b.html": "<p>neu</p>", "blocked": "x", "c.html": "<p>c</p>"}
+    with pytest.raises(OutputWriteError, match="blocked"):
+        write_small_texts_atomic((pages / name, text) for name, text in texts.items())
+    assert (pages / "a.html").read_text(encoding="utf-8") == texts["a.html"]
+    assert (pages / "b.html").read_text(encoding="utf-8") == "<p>neu</p>"
+    assert (pages / "blocked").is_dir() and not (pages / "c.html").exists()  # stops at the first failure
+    assert not [p.name for p in pages.iterdir() if p.name.endswith(".tmp")]
