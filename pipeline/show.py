@@ -139,23 +139,18 @@ def links_by_document(links: pd.DataFrame) -> dict[str, list[tuple[str, str, str
 
 
 def entity_rows(entities: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """entity_id → what a page's table shows of the entity; "html": its row up to the
-    page's own cell, escaped once for all the pages that show the entity."""
+    """entity_id → what a page needs of the entity: its type and name (to sort the tables)
+    and "html", its table row up to the page's own cell, escaped once for all the pages
+    that show the entity."""
     rows = {}
     for entity_id, type_, name, status, variants in zip(
         *[entities[c].tolist() for c in ["entity_id", "type", "canonical_name", "canonical_status", "variants"]],
         strict=True,
     ):
-        row = {
-            "type": type_,
-            "row_id": row_anchor(entity_id),
-            "entity_id": entity_id,
-            "name": name,
-            "status": status,
-            "variants": " | ".join(json.loads(variants)) if variants else "",
-        }
-        cells = "".join(f"<td>{_escaped(str(row[k]))}</td>" for k in ("entity_id", "name", "status", "variants"))
-        rows[entity_id] = row | {"html": f'<tr id="{_escaped(row["row_id"])}">{cells}'}
+        spellings = " | ".join(json.loads(variants)) if variants else ""
+        cells = "".join(f"<td>{_escaped(str(value))}</td>" for value in (entity_id, name, status, spellings))
+        html = f'<tr id="{_escaped(row_anchor(entity_id))}">{cells}'
+        rows[entity_id] = {"type": type_, "entity_id": entity_id, "name": name, "html": html}
     return rows
 
 
