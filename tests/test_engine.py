@@ -3,6 +3,7 @@ the local engine, incrementally too, loads the model once per worker, and says i
 line when the scheduler cannot be reached."""
 
 import json
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -14,7 +15,7 @@ from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.engine import worker_counts
+from pipeline.engine import DaskSession, worker_counts
 from tests.conftest import REPO, SHARED, write_run_config
 
 DEVSET_DOCS = SHARED / "devset" / "docs"
@@ -113,11 +114,8 @@ def test_the_model_loads_once_per_worker_not_once_per_batch(runs):
 
 @pytest.mark.slow
 def test_every_stage_but_clustering_runs_as_tasks_on_the_workers(runs):
-    assert {
-        "read_batch",
-        "extract_task",
-        "normalise_batch",
-    }  # dask drops a leading "_" <= set(runs["task_prefixes"]), runs["task_prefixes"]
+    expected = {"read_batch", "extract_task", "normalise_batch"}  # dask drops a leading "_"
+    assert expected <= set(runs["task_prefixes"]), runs["task_prefixes"]
 
 
 def test_names_normalised_in_batches_elsewhere_are_the_names_normalised_here(monkeypatch):
@@ -185,3 +183,19 @@ def test_an_unknown_engine_is_a_config_error(tmp_path):
     result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(tmp_path), "--engine", "spark"])
     assert result.exit_code == 1
     assert "Fehler: engine.kind: 'spark' is not one of local, dask" in result.output
+
+
+def _worker_settings() -> tuple[str | None, bool]:
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
+
+
+def test_the_cluster_it_starts_itself_runs_workers_without_the_profiler_or_a_fixed_trim_threshold(monkeypatch):
+    # as in a fresh command: any earlier LocalCluster of this process exported dask's value
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    session = DaskSession("", log=lambda message: None)
+    try:
+        settings = session.client.run(_worker_settings)
+    finally:
+        session.close()
+    assert len(settings) >= 1
+    assert set(settings.values()) == {(None, False)}, settings
