@@ -7,6 +7,11 @@ in a fresh process per size, and prints seconds and peak memory (max RSS).
 
     .venv/bin/python bench/bench_resolve.py            # 10k, 100k, 1M
     .venv/bin/python bench/bench_resolve.py 10000 100000
+    .venv/bin/python bench/bench_resolve.py 1000000 --engine dask   # with a 2-worker LocalCluster
+
+With `--engine dask` resolve gets the Dask engine's mapper, as `presseabgleich resolve
+--engine dask` does: the new names are normalised as tasks on a LocalCluster (one worker per core) that is started, with the gazetteers
+loaded on every worker, before the clock starts.
 
 Target (issue 14): 1M mentions in at most 60 s, growth from 100k to 1M at most 11x.
 """
@@ -97,21 +102,35 @@ def generate(n: int, seed: int = 0):
     return mentions, documents
 
 
-def measure(n: int) -> dict:
+def measure(n: int, engine: str) -> dict:
+    import contextlib
+
     import pandas as pd
 
     from pipeline.config import load_config
+    from pipeline.engine import batch_mapper, dask_session
     from pipeline.gazetteers import load_gazetteers
     from pipeline.resolve import REGISTRY_COLUMNS, resolve
 
+    config = load_config()
+    config["engine"]["kind"] = engine
     gaz = load_gazetteers()
     mentions, documents = generate(n)
-    started = time.perf_counter()
-    result = resolve(mentions, documents, pd.DataFrame(columns=REGISTRY_COLUMNS), load_config()["resolve"], gaz=gaz)
-    seconds = time.perf_counter() - started
+    with dask_session(config, log=lambda message: None) if engine == "dask" else contextlib.nullcontext() as session:
+        mapper = None
+        if session is not None:
+            # started and warm before the clock, as after extraction in `run --engine dask`
+            session.client.run(lambda: bool(load_gazetteers()))
+            mapper = batch_mapper(config)
+        started = time.perf_counter()
+        result = resolve(
+            mentions, documents, pd.DataFrame(columns=REGISTRY_COLUMNS), config["resolve"], gaz=gaz, mapper=mapper
+        )
+        seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "mentions": n,
+        "engine": engine,
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(peak_mb),
         "entities": len(result["entities"]),
@@ -119,17 +138,25 @@ def measure(n: int) -> dict:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--one":
-        print(json.dumps(measure(int(sys.argv[2]))))
+    if len(sys.argv) == 4 and sys.argv[1] == "--one":
+        print(json.dumps(measure(int(sys.argv[2]), sys.argv[3])))
         return
-    sizes = [int(a) for a in sys.argv[1:]] or SIZES
+    args = sys.argv[1:]
+    engine = "local"
+    if "--engine" in args:
+        at = args.index("--engine")
+        engine = args[at + 1]
+        del args[at : at + 2]
+    sizes = [int(a) for a in args] or SIZES
     results = []
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
+        command = [sys.executable, __file__, "--one", str(n), engine]
+        out = subprocess.run(command, capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         r = results[-1]
         print(
-            f"{r['mentions']:>9,} mentions: {r['seconds']:>8.2f} s, peak {r['peak_rss_mb']:>6,} MB, {r['entities']:,} entities",
+            f"{r['mentions']:>9,} mentions ({engine}): {r['seconds']:>8.2f} s, peak {r['peak_rss_mb']:>6,} MB "
+            f"(this process), {r['entities']:,} entities",
             flush=True,
         )
     by_size = {r["mentions"]: r for r in results}
