@@ -7,8 +7,8 @@ fresh folder:
   - dask:     `--engine dask`, the LocalCluster the command starts itself (one
               single-threaded worker per core), start-up and shut-down included,
   - dask-up:  `--engine dask --scheduler ADDRESS` on a 2-worker LocalCluster this
-              script started before (a cluster that is already up), whose workers'
-              peak memory it reads afterwards.
+              script started before (a cluster that is already up, its workers set
+              up as README recommends), whose workers' peak memory it reads afterwards.
 For each it prints seconds per stage and words/s, the CPU seconds of the run and
 all its processes (workers included; on a machine shared with other jobs a steadier
 figure than wall time), the ratio local time ÷ Dask time (issue 14's target: ≥ 0.85
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_pipeline import corpus_sentences, run_pipeline, write_corpus  # noqa: E402
-from pipeline.engine import worker_counts  # noqa: E402
+from pipeline.engine import LOCAL_CLUSTER_CONFIG, worker_counts  # noqa: E402
 
 
 def identical_csvs(first: Path, second: Path) -> bool:
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="workers of the cluster that is already up")
     parser.add_argument("--ner-data", type=Path, default=REPO.parent / "shared" / "ner-data" / "germeval2014")
     args = parser.parse_args()
+    import dask
     from distributed import Client, LocalCluster
 
     os.environ["PRESSEABGLEICH_NER_DATA"] = str(args.ner_data.resolve())
@@ -77,12 +78,11 @@ def main() -> None:
             processed.parent.mkdir()  # its own folder: the ID registry and decisions are per run
             before = _children_cpu()
             if name == "dask-up":
-                with (
-                    LocalCluster(
+                with dask.config.set(LOCAL_CLUSTER_CONFIG):  # the worker settings README recommends
+                    cluster = LocalCluster(
                         n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
-                    ) as cluster,
-                    Client(cluster) as client,
-                ):
+                    )
+                with cluster, Client(cluster) as client:
                     results[name] = run_pipeline(
                         raw, processed, ["--engine", "dask", "--scheduler", cluster.scheduler_address]
                     )
