@@ -10,14 +10,16 @@ in a fresh process per size, and prints seconds and peak memory (max RSS).
     .venv/bin/python bench/bench_resolve.py 1000000 --engine dask   # with a 2-worker LocalCluster
 
 With `--engine dask` resolve gets the Dask engine's mapper, as `presseabgleich resolve
---engine dask` does: the new names are normalised as tasks on a LocalCluster (one worker per core) that is started, with the gazetteers
-loaded on every worker, before the clock starts.
+--engine dask` does: the new names are normalised as tasks on a LocalCluster (one
+worker per core) that is started, with the gazetteers loaded on every worker, before
+the clock starts.
 
 Target (issue 14): 1M mentions in at most 60 s, growth from 100k to 1M at most 11x.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import resource
@@ -138,19 +140,18 @@ def measure(n: int, engine: str) -> dict:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--one":
-        print(json.dumps(measure(int(sys.argv[2]), sys.argv[3])))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", type=int, default=SIZES)
+    parser.add_argument("--engine", choices=["local", "dask"], default="local")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child process of one size
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.sizes[0], args.engine)))
         return
-    args = sys.argv[1:]
-    engine = "local"
-    if "--engine" in args:
-        at = args.index("--engine")
-        engine = args[at + 1]
-        del args[at : at + 2]
-    sizes = [int(a) for a in args] or SIZES
+    engine = args.engine
     results = []
-    for n in sizes:
-        command = [sys.executable, __file__, "--one", str(n), engine]
+    for n in args.sizes:
+        command = [sys.executable, __file__, "--one", str(n), "--engine", engine]
         out = subprocess.run(command, capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         r = results[-1]

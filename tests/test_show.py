@@ -8,16 +8,22 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import markupsafe
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.review.report import COLUMNS, render_html
-from pipeline.show import page_name, render_document, write_pages
+from pipeline.show import _escaped, page_name, render_document, write_pages
 from tests.test_report_html import CHROMIUM, FLAGS
 
 TEXT = "Oberbürgermeister Frank Dudda begrüßte in Herne <Gäste> & Freunde.\n\nKontakt: presse@herne.de"
+
+
+@pytest.mark.parametrize("text", ["", "Müller & Söhne", "<b>'a' \"b\"</b>", "&amp; schon", "ohne Zeichen"])
+def test_page_escaping_is_markupsafes(text):
+    assert _escaped(text) == str(markupsafe.escape(text))
 
 
 def parts():
