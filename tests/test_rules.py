@@ -346,3 +346,37 @@ def test_an_association_keeps_its_own_head_but_not_a_descriptor(rules_nlp):
     found = set(ents(doc))
     assert ("Ararat e.V.", "ORG") in found
     assert ("Deutsch-Polnische Kulturverein Hagen e.V.", "ORG") in found
+
+
+ORGANISATION_RULE_TEXTS = [
+    "Es luden Stadt Witten und der Verein Kulturbrücke Witten e.V. ein.",  # body prefix, legal form
+    "Die Städtekooperation „Ruhr Vernetzt“ und Fachbereich Jugend starten.",  # quoted name, department
+    "Die Mitglieder des Integartionsrates tagten im Fritz-Henßler-Haus.",  # body by kind, named venue
+    "Die Leiterin des Kommunalen Integrationszentrums der Stadt Hagen kam zur Stadthalle Hagen.",  # org and venue heads
+]
+
+
+def test_the_organisation_finder_skips_only_words_where_no_rule_can_start(rules_nlp):
+    """The finder looks at a word only when it follows a definite article or passes its
+    remembered word test; every token where proposals_at proposes something must pass."""
+    finder = rules_nlp.get_pipe("presseabgleich_organisations")
+    proposing = []
+    for text in ORGANISATION_RULE_TEXTS:
+        doc = run_components(rules_nlp, rules_nlp.make_doc(text), upto="presseabgleich_places")
+        for token in doc:
+            if finder.proposals_at(doc, token):
+                after_article = token.i > 0 and doc[token.i - 1].lower_ in {"der", "die", "das", "des", "dem", "den"}
+                proposing.append((text, token.text, after_article or finder.may_start_proposal(token.text)))
+    # every rule's first word, none of them after an article
+    words = {word for _, word, _ in proposing}
+    assert {
+        "Stadt",
+        "e.V.",
+        "„",
+        "Fachbereich",
+        "Integartionsrates",
+        "Fritz-Henßler-Haus",
+        "Stadthalle",
+        "Integrationszentrums",
+    } <= words
+    assert [p for p in proposing if not p[2]] == []

@@ -15,6 +15,8 @@ missed or cut into pieces, as proposals in doc.spans["rule_candidates"].
 
 from __future__ import annotations
 
+import functools
+
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
@@ -23,6 +25,7 @@ from pipeline.extract.lexicon import (
     ORG_CONNECTORS,
     QUOTES_CLOSE,
     QUOTES_OPEN,
+    WORD_CACHE_SIZE,
     Lexicon,
     get_lexicon,
     is_capitalised,
@@ -40,11 +43,15 @@ MAX_QUOTED_NAME_TOKENS = 12
 class OrganisationFinder:
     def __init__(self, lexicon: Lexicon) -> None:
         self.lex = lexicon
+        self.may_start_proposal = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._may_start_proposal)
 
     def __call__(self, doc: Doc) -> Doc:
         found: list[Span] = []
+        after_article = False
         for token in doc:
-            found.extend(self.proposals_at(doc, token))
+            if after_article or self.may_start_proposal(token.text):
+                found.extend(self.proposals_at(doc, token))
+            after_article = token.lower_ in DEFINITE_ARTICLES
         # A legal name ("Kulturbrücke Witten e.V.") beats a descriptor-led phrase that
         # overlaps it ("Verein Kulturbrücke Witten").
         legal = [s for s in found if self.lex.is_legal_form(s[-1].text)]
@@ -57,6 +64,18 @@ class OrganisationFinder:
         blocked = contact_tokens(doc)
         add_candidates(doc, [s for s in found if not any(i in blocked for i in range(s.start, s.end))])
         return doc
+
+    def _may_start_proposal(self, text: str) -> bool:
+        """Whether proposals_at can propose anything at a word that follows no definite
+        article: each of its rules first tests the word alone, and most words pass none."""
+        lex = self.lex
+        return (
+            lex.is_body_prefix(text)
+            or lex.is_legal_form(text)
+            or text in QUOTES_OPEN
+            or lex.is_department_head(text)
+            or (text[:1].isupper() and (lex.is_named_venue(text) or lex.is_org_word(text) or lex.is_venue_word(text)))
+        )
 
     def proposals_at(self, doc: Doc, token: Token) -> list[Span]:
         lex = self.lex
