@@ -7,6 +7,7 @@ from spacy.tokens import Span
 
 from pipeline.extract import CONTACTS_KEY, NESTED_KEY, RULE_COMPONENTS, add_rule_layer
 from pipeline.extract.entities import merge_proposals
+from pipeline.extract.organisations import DEFINITE_ARTICLES
 from pipeline.extract.spans import CANDIDATES_KEY
 
 
@@ -365,9 +366,9 @@ def test_the_organisation_finder_skips_only_words_where_no_rule_can_start(rules_
         doc = run_components(rules_nlp, rules_nlp.make_doc(text), upto="presseabgleich_places")
         for token in doc:
             if finder.proposals_at(doc, token):
-                after_article = token.i > 0 and doc[token.i - 1].lower_ in {"der", "die", "das", "des", "dem", "den"}
+                after_article = token.i > 0 and doc[token.i - 1].lower_ in DEFINITE_ARTICLES
                 proposing.append((text, token.text, after_article or finder.may_start_proposal(token.text)))
-    # every rule's first word, none of them after an article
+    # every rule's first word; only the body named by its kind needs the article before it
     words = {word for _, word, _ in proposing}
     assert {
         "Stadt",
