@@ -304,13 +304,12 @@ def _extract(cfg: dict[str, Any]) -> None:
 
     processed_dir = Path(cfg["paths"]["processed_dir"])
     try:
-        mentions, _ = run_extract(processed_dir, cfg, log=log)
+        counts, _ = run_extract(processed_dir, cfg, log=log)
     except FileNotFoundError as exc:
         log(_error(exc))
         raise typer.Exit(1) from exc
-    counts = mentions["label"].value_counts().to_dict() if len(mentions) else {}
     summary = ", ".join(f"{label} {count}" for label, count in sorted(counts.items()))
-    log(say("extract.done", mentions=len(mentions), counts=summary, file=processed_dir / MENTIONS_FILE))
+    log(say("extract.done", mentions=sum(counts.values()), counts=summary, file=processed_dir / MENTIONS_FILE))
 
 
 @timed

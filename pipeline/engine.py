@@ -25,16 +25,18 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
-import pandas as pd
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 
 from pipeline.ingest.problems import IngestProblem
 from pipeline.ingest.stage import BatchReader, Document, FileTask, read_batch
 from pipeline.messages import say
 from pipeline.model import ModelInfo
+
+if TYPE_CHECKING:  # the extract stage imports spaCy
+    from pipeline.extract.stage import DocumentRecord
 
 PLUGIN_NAME = "presseabgleich-model"
 FILES_PER_TASK = 64
@@ -283,11 +285,15 @@ def _worker_components(dask_worker: Any) -> list[str]:  # client.run passes the 
 
 
 def extract_on_dask(
-    documents: pd.DataFrame, config: dict[str, Any], info: ModelInfo, log: Callable[[str], None] = print
+    documents: Iterable[DocumentRecord],
+    total: int,
+    config: dict[str, Any],
+    info: ModelInfo,
+    log: Callable[[str], None] = print,
 ) -> Iterator[tuple[Any, ...]]:
-    """Mention rows of `documents` in document order, extracted by the cluster's
-    workers: the same rows as extract_mentions. Sets `info.components` to what the
-    workers run."""
+    """Mention rows of `documents` ((doc_id, text, offset map) records, `total` of them)
+    in document order, extracted by the cluster's workers: the same rows as
+    extract_mentions. Sets `info.components` to what the workers run."""
     from tqdm import tqdm
 
     from pipeline.extract.stage import document_batches, extractor_key
@@ -306,8 +312,8 @@ def extract_on_dask(
         info.components = list(components)
         log(say("model.loaded_on_workers", model=info.describe(), components=", ".join(info.components)))
         batches = document_batches(documents, extract_config["batch_size"], extract_config["max_chunk_chars"])
-        progress = len(documents) >= extract_config["progress_min_docs"]
-        with tqdm(total=len(documents), unit="doc", desc="extract", disable=not progress) as bar:
+        progress = total >= extract_config["progress_min_docs"]
+        with tqdm(total=total, unit="doc", desc="extract", disable=not progress) as bar:
             for batch, rows in ordered_results(
                 client,
                 _extract_task,

@@ -131,9 +131,54 @@ def write_json_atomic(target: Path, data: Any) -> None:
     write_text_atomic(target, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
-def write_parquet_atomic(target: Path, frame: pd.DataFrame) -> None:
+def write_parquet_atomic(target: Path, frame: pd.DataFrame, row_group_size: int | None = None) -> None:
+    """`row_group_size`: rows per row group, for a file a later stage reads in parts."""
     with atomic_path(target) as tmp:
-        frame.to_parquet(tmp, index=False)
+        frame.to_parquet(tmp, index=False, row_group_size=row_group_size)
+
+
+class _PartsFailed(Exception):
+    """The parts' own error (reading an input, a worker), carried past atomic_path, which
+    would report an OSError as one of writing the target."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def write_parquet_parts_atomic(target: Path, parts: Iterable[pd.DataFrame], empty: pd.DataFrame) -> int:
+    """Tables of one schema written one after the other as the row groups of one Parquet
+    file, so the whole table is never in memory; `empty` gives the schema when there
+    are no parts. Returns the number of rows written. The file reads back as the
+    concatenation of the parts; an error while making them leaves the old file as it was."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def pulled() -> Iterator[pd.DataFrame]:
+        try:
+            yield from parts
+        except BaseException as exc:
+            raise _PartsFailed(exc) from exc
+
+    rows = 0
+    try:
+        with atomic_path(target) as tmp:
+            writer: pq.ParquetWriter | None = None
+            try:
+                for part in pulled():
+                    table = pa.Table.from_pandas(part, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+                    rows += len(part)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, pa.Table.from_pandas(empty, preserve_index=False).schema)
+            finally:
+                if writer is not None:
+                    writer.close()
+    except _PartsFailed as failed:
+        raise failed.error from None
+    return rows
 
 
 def read_parquet(path: Path, stage_hint: str) -> pd.DataFrame:

@@ -118,3 +118,50 @@ def test_two_persons_that_would_grow_into_the_same_word_do_not_overlap(nlp_and_i
     persons = [row for row in rows if row[MENTION_COLUMNS.index("label")] == "PER"]
     spans = sorted((row[MENTION_COLUMNS.index("start")], row[MENTION_COLUMNS.index("end")]) for row in persons)
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_an_incremental_extraction_writes_the_mentions_a_fresh_one_writes(tmp_path, monkeypatch):
+    """Documents removed, changed and added between the listed ones: the reused rows and
+    the new ones are merged in document order, a part at a time (small parts here, so
+    that the texts, the reused rows and the new rows each come in several)."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from tests.conftest import write_run_config
+
+    monkeypatch.setattr("pipeline.ingest.stage.DOCUMENTS_ROW_GROUP", 2)
+    monkeypatch.setattr("pipeline.extract.stage.DOCUMENTS_ROW_GROUP", 2)
+    monkeypatch.setattr("pipeline.extract.stage.ROWS_PER_FRAME", 7)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    samples = sorted((REPO / "data" / "raw").iterdir())
+    for copy in range(4):  # copies that differ: an identical file is a duplicate, not a document
+        for sample in samples:
+            text = sample.read_text(encoding="utf-8") + f"\n\nMeldung Nummer {copy}.\n"
+            (raw / f"{copy}-{sample.name}").write_text(text, encoding="utf-8")
+
+    def extract(name: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        config = write_run_config(folder)
+        config.write_text(config.read_text(encoding="utf-8").replace(str(REPO / "data" / "raw"), str(raw)))
+        for stage in ("ingest", "extract"):
+            result = CliRunner().invoke(app, [stage, "--config", str(config)])
+            assert result.exit_code == 0, result.output
+        return folder / "processed"
+
+    incremental = extract("incremental")
+    (raw / f"1-{samples[0].name}").unlink()
+    changed = raw / f"2-{samples[1].name}"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n\nDas sagte Bürgermeisterin Petra Sommerfeld.\n")
+    (raw / f"1-neu-{samples[1].name}").write_text(samples[1].read_text(encoding="utf-8") + "\n\nNeu.\n", "utf-8")
+    extract("incremental")
+    fresh = extract("fresh")
+
+    info = json.loads((incremental / RUN_INFO_FILE).read_text(encoding="utf-8"))
+    assert (info["documents"], info["processed"]) == (8, 2)
+    again = pd.read_parquet(incremental / MENTIONS_FILE)
+    assert pq.ParquetFile(incremental / MENTIONS_FILE).num_row_groups > 2
+    assert again["doc_id"].nunique() == 8 and "Petra Sommerfeld" in set(again["text"])
+    assert again.equals(pd.read_parquet(fresh / MENTIONS_FILE))

@@ -1,4 +1,10 @@
-from pipeline.extract import chunk_text, worker_processes
+import random
+
+import pandas as pd
+import pytest
+
+from pipeline.extract import MENTION_COLUMNS, chunk_text, worker_processes
+from pipeline.extract.stage import canonical_mentions, in_document_order, kept_mentions
 
 
 def test_worker_processes_automatic_and_explicit():
@@ -85,3 +91,66 @@ def test_a_document_in_many_chunks_gives_the_mentions_of_its_pieces():
     assert [(r[2], r[3], r[4], r[6]) for r in whole] == separately
     assert len({r[1] for r in whole}) == len(whole)  # mention ids stay unique across chunks
     assert {("Katja Wellmann", "PER"), ("jana.ostermann@dortmund.de", "EMAIL")} <= {(r[2], r[3]) for r in whole}
+
+
+def _mention_rows(doc_ids: list[str], rng) -> pd.DataFrame:
+    rows = []
+    for doc_id in doc_ids:
+        for number in range(rng.randrange(0, 5)):
+            row = dict.fromkeys(MENTION_COLUMNS, "")
+            start = rng.randrange(0, 50)
+            row.update(doc_id=doc_id, mention_id=f"{doc_id}-m{number}", start=start, end=start + 3)
+            row.update(source_start=start, source_end=start + 3, label=rng.choice(["PER", "LOC"]))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=MENTION_COLUMNS)
+
+
+def _cut(frame, rng) -> list:
+    """The frame in consecutive pieces of random length (a document may be cut in two)."""
+    pieces, start = [], 0
+    while start < len(frame):
+        end = start + rng.randrange(1, 9)
+        pieces.append(frame.iloc[start:end])
+        start = end
+    return pieces
+
+
+def test_streams_in_document_order_merge_into_the_order_of_the_whole_table():
+    rng = random.Random(7)
+    for _ in range(30):
+        doc_ids = [f"doc{n:03d}" for n in rng.sample(range(1000), 40)]  # listing order, not sorted by name
+        position = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        owner = [rng.randrange(3) for _ in doc_ids]  # which stream has each document's rows
+        streams, tables = [], []
+        for s in range(3):
+            table = _mention_rows([d for d, o in zip(doc_ids, owner, strict=True) if o == s], rng)
+            # rows inside a document in any order: the merge sorts them by start
+            table = table.sample(frac=1, random_state=s).sort_values(
+                "doc_id", key=lambda c: c.map(position), kind="stable"
+            )
+            tables.append(table)
+            streams.append(iter(_cut(table, rng)))
+        merged = pd.concat(list(in_document_order(streams, position)), ignore_index=True)
+        whole = pd.concat(tables, ignore_index=True).sort_values(
+            ["doc_id", "start", "mention_id"], key=lambda c: c.map(position) if c.name == "doc_id" else c
+        )
+        assert merged.equals(canonical_mentions(whole)), len(whole)
+
+
+def test_a_stream_out_of_document_order_is_refused_not_merged():
+    rows = pd.concat([_mention_rows(["b"], random.Random(1)), _mention_rows(["a"], random.Random(1))])
+    assert len(rows)
+    with pytest.raises(RuntimeError, match="out of document order"):
+        list(in_document_order([iter([rows])], {"a": 0, "b": 1}))
+
+
+def test_kept_mentions_come_in_this_runs_order_even_if_the_last_run_listed_them_otherwise(tmp_path):
+    last_order = ["c", "a", "b", "gone"]
+    table = canonical_mentions(_mention_rows(last_order, random.Random(3)))
+    table.to_parquet(tmp_path / "mentions.parquet", index=False, row_group_size=3)
+    for order in (["a", "b", "c"], ["c", "new", "a", "b"]):
+        position = {d: i for i, d in enumerate(order)}
+        kept = set(order) - {"new"}
+        got = pd.concat(list(kept_mentions(tmp_path / "mentions.parquet", kept, last_order, position)))
+        assert got["doc_id"].map(position).is_monotonic_increasing
+        assert sorted(got["mention_id"]) == sorted(table.loc[table["doc_id"].isin(kept), "mention_id"])

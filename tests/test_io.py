@@ -62,3 +62,32 @@ def test_small_files_are_whole_and_a_failed_one_leaves_the_others_and_no_tempora
     assert (pages / "b.html").read_text(encoding="utf-8") == "<p>neu</p>"
     assert (pages / "blocked").is_dir() and not (pages / "c.html").exists()  # stops at the first failure
     assert not [p.name for p in pages.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_parts_read_back_as_one_table_and_a_failing_source_leaves_the_old_file(tmp_path):
+    import pandas as pd
+
+    from pipeline.io import write_parquet_atomic, write_parquet_parts_atomic
+
+    parts = [pd.DataFrame({"doc_id": [f"d{i}"] * i, "start": list(range(i))}) for i in (3, 1, 4)]
+    target = tmp_path / "table.parquet"
+    empty = parts[0].iloc[:0]
+    assert write_parquet_parts_atomic(target, iter(parts), empty) == 8
+    assert pd.read_parquet(target).equals(pd.concat(parts, ignore_index=True))
+    assert write_parquet_parts_atomic(target, iter(()), empty) == 0
+    back = pd.read_parquet(target)
+    assert back.empty and list(back.columns) == ["doc_id", "start"]
+
+    write_parquet_atomic(target, parts[0])
+    before = target.read_bytes()
+
+    def source_that_fails():
+        yield parts[1]
+        raise FileNotFoundError("documents.parquet vanished")
+
+    # the source's own error, not one of writing the target
+    with pytest.raises(FileNotFoundError, match="vanished") as raised:
+        write_parquet_parts_atomic(target, source_that_fails(), empty)
+    assert not isinstance(raised.value, OutputWriteError)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["table.parquet"]  # no temporary left

@@ -13,22 +13,23 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 from spacy.language import Language
 from tqdm import tqdm
 
 from pipeline.extract.layer import add_rule_layer
 from pipeline.extract.lexicon import world_given_names_version
 from pipeline.extract.mentions import MENTION_COLUMNS, SourceOffsets, doc_mentions
-from pipeline.ingest import DOCUMENTS_FILE
-from pipeline.io import code_key, read_parquet, write_json_atomic, write_parquet_atomic
+from pipeline.ingest import DOCUMENTS_FILE, DOCUMENTS_ROW_GROUP
+from pipeline.io import MissingInput, code_key, write_json_atomic, write_parquet_atomic, write_parquet_parts_atomic
 from pipeline.messages import say
 from pipeline.model import ModelInfo, load_pipeline, model_info
 
@@ -116,12 +117,21 @@ def piece_groups(documents: list[DocumentRecord], max_chars: int) -> Iterator[li
         yield group
 
 
-def document_batches(documents: pd.DataFrame, batch_size: int, max_chars: int) -> Iterator[list[DocumentRecord]]:
+def document_records(documents: Iterable[DocumentRecord] | pd.DataFrame) -> Iterable[DocumentRecord]:
+    """(doc_id, text, offset map) of each document, from records or a documents table."""
+    if isinstance(documents, pd.DataFrame):
+        return documents[["doc_id", "text", "offset_map"]].itertuples(index=False, name=None)
+    return documents
+
+
+def document_batches(
+    documents: Iterable[DocumentRecord] | pd.DataFrame, batch_size: int, max_chars: int
+) -> Iterator[list[DocumentRecord]]:
     """Consecutive batches of at most `batch_size` documents and, past the first
     document, about `max_chars` characters, so one batch of huge texts stays small."""
     batch: list[DocumentRecord] = []
     chars = 0
-    for row in documents[["doc_id", "text", "offset_map"]].itertuples(index=False, name=None):
+    for row in document_records(documents):
         if batch and (len(batch) >= batch_size or chars + len(row[1]) > max_chars):
             yield batch
             batch, chars = [], 0
@@ -159,7 +169,7 @@ def _worker_batch(documents: list[DocumentRecord], batch_size: int, max_chunk_ch
 
 def extract_mentions(
     nlp: Language,
-    documents: pd.DataFrame,
+    documents: Iterable[DocumentRecord] | pd.DataFrame,
     batch_size: int = 64,
     n_process: int = 1,
     progress: bool = False,
@@ -167,8 +177,10 @@ def extract_mentions(
     model_config: dict[str, Any] | None = None,
     info: ModelInfo | None = None,
     start_method: str | None = None,
+    total: int | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    """Mention rows of documents, streamed in document order.
+    """Mention rows of documents (records or a table; `total`: how many, for the
+    progress bar), streamed in document order.
 
     With several processes each worker runs the whole extraction (model, rule
     layer, mention rows) on whole batches and sends back only the rows: shipping
@@ -177,7 +189,8 @@ def extract_mentions(
     batches per worker are in flight, so memory stays flat in corpus size.
     """
     batches = document_batches(documents, batch_size, max_chunk_chars)
-    with tqdm(total=len(documents), unit="doc", desc="extract", disable=not progress) as bar:
+    total = len(documents) if isinstance(documents, pd.DataFrame) else total
+    with tqdm(total=total, unit="doc", desc="extract", disable=not progress) as bar:
         if n_process <= 1:
             for batch in batches:
                 yield from batch_rows(nlp, batch, batch_size, max_chunk_chars)
@@ -262,75 +275,147 @@ def extractor_key(info: ModelInfo) -> str:
     )
 
 
-def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -> tuple[pd.DataFrame, ModelInfo]:
-    """Stage entry point. Incremental: a document whose text and extractor (model +
-    rules) are unchanged since the last run keeps its mentions; only new or changed
-    documents go through the model, on this machine or (config engine.kind) on a
-    Dask cluster: either gives the same mentions."""
-    documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest")
+def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -> tuple[dict[str, int], ModelInfo]:
+    """Stage entry point; returns the number of mentions per label. Incremental: a
+    document whose text and extractor (model + rules) are unchanged since the last run
+    keeps its mentions; only new or changed documents go through the model, on this
+    machine or (config engine.kind) on a Dask cluster: either gives the same mentions.
+    Texts are read and mentions written a part at a time, so the stage's memory does
+    not grow with the corpus."""
+    documents_path = processed_dir / DOCUMENTS_FILE
+    if not documents_path.is_file():
+        raise MissingInput(documents_path, "ingest")
+    documents = pd.read_parquet(documents_path, columns=["doc_id", "content_hash"])
     info = model_info(config["model"], log=log)
     key = extractor_key(info)
     previous = _previous_state(processed_dir, key)
-    reusable = (
-        set(zip(previous["state"]["doc_id"], previous["state"]["content_hash"], strict=True)) if previous else set()
-    )
-    is_known = pd.Series(
-        [(d, h) in reusable for d, h in zip(documents["doc_id"], documents["content_hash"], strict=True)],
-        index=documents.index,
-        dtype=bool,
-    )
-    todo = documents[~is_known]
-    kept = (
-        previous["mentions"][previous["mentions"]["doc_id"].isin(set(documents.loc[is_known, "doc_id"]))]
-        if previous
-        else None
-    )
-    frames: list[pd.DataFrame] = []
-    if len(todo) and config["engine"]["kind"] == "dask":
+    reusable = set(zip(previous["doc_id"], previous["content_hash"], strict=True)) if previous is not None else set()
+    is_known = [(d, h) in reusable for d, h in zip(documents["doc_id"], documents["content_hash"], strict=True)]
+    doc_ids = documents["doc_id"].tolist()
+    todo = {doc_id for doc_id, known in zip(doc_ids, is_known, strict=True) if not known}
+    kept = {doc_id for doc_id, known in zip(doc_ids, is_known, strict=True) if known}
+    records = texts_of(documents_path, todo)
+    fresh: Iterator[pd.DataFrame] = iter(())
+    if todo and config["engine"]["kind"] == "dask":
         from pipeline.engine import extract_on_dask  # imports dask: only when asked for
 
-        frames = list(row_frames(extract_on_dask(todo, config, info, log=log)))
-    elif len(todo):
+        fresh = row_frames(extract_on_dask(records, len(todo), config, info, log=log))
+    elif todo:
         nlp, info = build_nlp(config["model"], log=log, info=info)
         log(say("model.loaded", model=info.describe(), components=", ".join(info.components)))
         extract_config = config["extract"]
         rows = extract_mentions(
             nlp,
-            todo,
+            records,
             batch_size=extract_config["batch_size"],
             n_process=worker_processes(extract_config["n_process"], len(todo)),
             progress=len(todo) >= extract_config["progress_min_docs"],
             max_chunk_chars=extract_config["max_chunk_chars"],
             model_config=config["model"],
             info=info,
+            total=len(todo),
         )
-        frames = list(row_frames(rows))
-    log(say("extract.processed", processed=len(todo), reused=int(is_known.sum())))
-    fresh = canonical_mentions(
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([], columns=MENTION_COLUMNS)
+        fresh = row_frames(rows)
+    position = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+    streams = [fresh]
+    if kept and previous is not None:
+        streams.append(kept_mentions(processed_dir / MENTIONS_FILE, kept, previous["doc_id"].tolist(), position))
+    counts: Counter[str] = Counter()
+
+    def counted(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for part in parts:
+            counts.update(part["label"].tolist())
+            yield part
+
+    empty = canonical_mentions(pd.DataFrame([], columns=MENTION_COLUMNS))
+    n_mentions = write_parquet_parts_atomic(
+        processed_dir / MENTIONS_FILE, counted(in_document_order(streams, position)), empty
     )
-    mentions = (
-        canonical_mentions(pd.concat([kept, fresh], ignore_index=True)) if kept is not None and len(kept) else fresh
-    )
-    order = {doc_id: i for i, doc_id in enumerate(documents["doc_id"])}
-    mentions = canonical_mentions(
-        mentions.sort_values(
-            ["doc_id", "start", "mention_id"],
-            key=lambda c: c.map(order) if c.name == "doc_id" else c,
-            ignore_index=True,
-        )
-    )
-    write_parquet_atomic(processed_dir / MENTIONS_FILE, mentions)
+    log(say("extract.processed", processed=len(todo), reused=len(kept)))
     state = documents[["doc_id", "content_hash"]].assign(extractor=key)
     write_parquet_atomic(processed_dir / EXTRACT_STATE_FILE, state)
     write_json_atomic(
         processed_dir / RUN_INFO_FILE,
-        {"model": info.__dict__, "documents": len(documents), "mentions": len(mentions), "processed": len(todo)},
+        {"model": info.__dict__, "documents": len(documents), "mentions": n_mentions, "processed": len(todo)},
     )
-    return mentions, info
+    return dict(counts), info
 
 
-ROWS_PER_FRAME = 50_000
+def texts_of(documents_path: Path, wanted: set[str]) -> Iterator[DocumentRecord]:
+    """(doc_id, text, offset map) of the `wanted` documents in file order, read a row
+    group at a time (ingest writes DOCUMENTS_ROW_GROUP documents to a group)."""
+    if not wanted:
+        return
+    with open(documents_path, "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        for batch in parquet.iter_batches(columns=["doc_id", "text", "offset_map"], batch_size=DOCUMENTS_ROW_GROUP):
+            ids, texts, offset_maps = (batch.column(i).to_pylist() for i in range(3))
+            for record in zip(ids, texts, offset_maps, strict=True):
+                if record[0] in wanted:
+                    yield record
+
+
+def kept_mentions(
+    path: Path, kept: set[str], previous_order: list[str], position: dict[str, int]
+) -> Iterator[pd.DataFrame]:
+    """The last run's mentions of the `kept` documents, in this run's document order.
+    The last run wrote them in its own document order, which is this run's as long as
+    the files are listed the same way; then they are read a part at a time, else whole
+    and sorted."""
+    kept_positions = [position[d] for d in previous_order if d in kept]
+    in_order = all(a < b for a, b in zip(kept_positions, kept_positions[1:], strict=False))
+    with open(path, "rb") as handle:
+        parts = (batch.to_pandas() for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROWS_PER_FRAME))
+        # membership over plain strings: Series.isin converts the whole set on every call
+        parts = (part[[d in kept for d in part["doc_id"].tolist()]] for part in parts)
+        if in_order:
+            yield from (canonical_mentions(part) for part in parts if len(part))
+            return
+        whole = pd.concat(list(parts), ignore_index=True)
+    yield canonical_mentions(whole.sort_values("doc_id", key=lambda c: c.map(position), kind="stable"))
+
+
+def in_document_order(streams: list[Iterator[pd.DataFrame]], position: dict[str, int]) -> Iterator[pd.DataFrame]:
+    """Mention tables of several streams, each in document order, merged into one stream
+    in document order (within a document: by start, then mention_id). All of a
+    document's rows come from one stream. A table goes out as soon as no stream can
+    still hold rows before it, so about one table per stream is held at a time."""
+    held: list[pd.DataFrame | None] = [None] * len(streams)
+    live = list(range(len(streams)))
+    pending = list(live)
+    while True:
+        for i in pending:
+            part = next((p for p in streams[i] if len(p)), None)
+            if part is None:
+                live.remove(i)
+                continue
+            part = part.assign(_position=[position[d] for d in part["doc_id"].tolist()])
+            before = held[i]
+            if not part["_position"].is_monotonic_increasing or (
+                before is not None and part["_position"].iat[0] < before["_position"].iat[-1]
+            ):
+                raise RuntimeError("mention rows out of document order")  # a bug, not bad input
+            held[i] = part if before is None else pd.concat([before, part], ignore_index=True)
+        # a live stream's rows before its last held document are complete
+        limit = min(int(held[i]["_position"].iat[-1]) for i in live) if live else sys.maxsize
+        ready = []
+        for i, part in enumerate(held):
+            if part is None:
+                continue
+            done = part["_position"] < limit
+            if done.any():
+                ready.append(part[done])
+                rest = part[~done]
+                held[i] = rest.reset_index(drop=True) if len(rest) else None
+        if ready:
+            out = pd.concat(ready, ignore_index=True).sort_values(["_position", "start", "mention_id"])
+            yield canonical_mentions(out.drop(columns="_position"))
+        if not live:
+            return
+        pending = [i for i in live if int(held[i]["_position"].iat[-1]) == limit]
+
+
+ROWS_PER_FRAME = 10_000
 
 
 def row_frames(rows: Iterator[tuple[Any, ...]]) -> Iterator[pd.DataFrame]:
@@ -347,15 +432,17 @@ def row_frames(rows: Iterator[tuple[Any, ...]]) -> Iterator[pd.DataFrame]:
         yield canonical_mentions(pd.DataFrame(buffer, columns=MENTION_COLUMNS))
 
 
-def _previous_state(processed_dir: Path, key: str) -> dict[str, pd.DataFrame] | None:
+def _previous_state(processed_dir: Path, key: str) -> pd.DataFrame | None:
+    """doc_id and content hash of the last run's documents, where their mentions can be
+    reused: made by the same extractor and still readable."""
     state_path, mentions_path = processed_dir / EXTRACT_STATE_FILE, processed_dir / MENTIONS_FILE
     if not (state_path.is_file() and mentions_path.is_file()):
         return None
     try:
         state = pd.read_parquet(state_path)
-        mentions = pd.read_parquet(mentions_path)
+        columns = pq.ParquetFile(mentions_path).schema_arrow.names
     except (OSError, ValueError):
         return None  # unreadable leftovers: process everything again
-    if state.empty or set(state["extractor"]) != {key} or list(mentions.columns) != MENTION_COLUMNS:
+    if state.empty or set(state["extractor"]) != {key} or columns != MENTION_COLUMNS:
         return None
-    return {"state": state, "mentions": mentions}
+    return state

@@ -14,6 +14,7 @@ from pipeline.ingest.problems import NOTE, SKIPPED, IngestProblem, SkipFile, esc
 from pipeline.ingest.readers import docx_to_text, html_to_text, markdown_to_text, pdf_to_text, plain_to_text
 from pipeline.ingest.stage import (
     DOCUMENTS_FILE,
+    DOCUMENTS_ROW_GROUP,
     ERRORS_FILE,
     INGEST_STATE_FILE,
     Document,
@@ -25,6 +26,7 @@ from pipeline.ingest.stage import (
 
 __all__ = [
     "DOCUMENTS_FILE",
+    "DOCUMENTS_ROW_GROUP",
     "ERRORS_FILE",
     "GERMAN_MONTHS",
     "INGEST_STATE_FILE",

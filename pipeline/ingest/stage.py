@@ -29,6 +29,8 @@ from pipeline.ingest.readers import BINARY_READERS, TEXT_READERS
 from pipeline.io import code_key, neutralise_cell, write_json_atomic, write_parquet_atomic, write_text_atomic
 
 DOCUMENTS_FILE = "documents.parquet"
+# documents per Parquet row group: extraction reads the texts a group at a time
+DOCUMENTS_ROW_GROUP = 1_000
 ERRORS_FILE = "ingest_errors.csv"
 INGEST_STATE_FILE = "ingest_state.json"
 ERROR_COLUMNS = ["file", "kind", "problem", "detail"]
@@ -279,7 +281,7 @@ def run_ingest(
         raise FileNotFoundError(f"input folder {raw_dir} does not exist")
     key = reader_key(config)
     result = ingest_files(raw_dir, config, _known_documents(processed_dir, key), [processed_dir, *exclude], reader)
-    write_parquet_atomic(processed_dir / DOCUMENTS_FILE, documents_frame(result.documents))
+    write_parquet_atomic(processed_dir / DOCUMENTS_FILE, documents_frame(result.documents), DOCUMENTS_ROW_GROUP)
     write_json_atomic(processed_dir / INGEST_STATE_FILE, {"reader": key})
     write_text_atomic(processed_dir / ERRORS_FILE, errors_frame(result.problems + result.notes).to_csv(index=False))
     return result
