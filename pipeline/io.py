@@ -138,10 +138,10 @@ def write_parquet_atomic(target: Path, frame: pd.DataFrame, row_group_size: int 
 
 
 class _PartsFailed(Exception):
-    """The parts' own error (reading an input, a worker), carried past atomic_path, which
-    would report an OSError as one of writing the target."""
+    """The parts' own OSError (reading an input), carried past atomic_path, which would
+    report it as one of writing the target."""
 
-    def __init__(self, error: BaseException) -> None:
+    def __init__(self, error: OSError) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -157,15 +157,16 @@ def write_parquet_parts_atomic(target: Path, parts: Iterable[pd.DataFrame], empt
     def pulled() -> Iterator[pd.DataFrame]:
         try:
             yield from parts
-        except BaseException as exc:
+        except OSError as exc:  # the one kind atomic_path reports as its own
             raise _PartsFailed(exc) from exc
 
     rows = 0
     try:
-        with atomic_path(target) as tmp:
+        # the source is closed at once on a failure here, so that it stops its work
+        with atomic_path(target) as tmp, contextlib.closing(pulled()) as source:
             writer: pq.ParquetWriter | None = None
             try:
-                for part in pulled():
+                for part in source:
                     table = pa.Table.from_pandas(part, preserve_index=False)
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema)

@@ -138,10 +138,29 @@ def test_streams_in_document_order_merge_into_the_order_of_the_whole_table():
 
 
 def test_a_stream_out_of_document_order_is_refused_not_merged():
-    rows = pd.concat([_mention_rows(["b"], random.Random(1)), _mention_rows(["a"], random.Random(1))])
-    assert len(rows)
-    with pytest.raises(RuntimeError, match="out of document order"):
-        list(in_document_order([iter([rows])], {"a": 0, "b": 1}))
+    a, b = _mention_rows(["a"], random.Random(1)), _mention_rows(["b"], random.Random(1))
+    assert len(a) and len(b)
+    for parts in ([pd.concat([b, a])], [b, a]):  # inside one part, and from one part to the next
+        with pytest.raises(RuntimeError, match="out of document order"):
+            list(in_document_order([iter(parts)], {"a": 0, "b": 1}))
+
+
+def test_a_failure_downstream_closes_every_stream():
+    closed = []
+
+    def stream(name: str, doc_ids: list[str]):
+        try:
+            for doc_id in doc_ids:
+                yield _mention_rows([doc_id] * 3, random.Random(4))
+        finally:
+            closed.append(name)
+
+    position = {d: i for i, d in enumerate("abcdef")}
+    streams = [stream("fresh", list("ace")), stream("kept", list("bdf"))]  # run_extract holds them too
+    merged = in_document_order(streams, position)
+    next(merged)
+    merged.close()  # what the writer does when it fails
+    assert sorted(closed) == ["fresh", "kept"]
 
 
 def test_kept_mentions_come_in_this_runs_order_even_if_the_last_run_listed_them_otherwise(tmp_path):
@@ -151,6 +170,9 @@ def test_kept_mentions_come_in_this_runs_order_even_if_the_last_run_listed_them_
     for order in (["a", "b", "c"], ["c", "new", "a", "b"]):
         position = {d: i for i, d in enumerate(order)}
         kept = set(order) - {"new"}
-        got = pd.concat(list(kept_mentions(tmp_path / "mentions.parquet", kept, last_order, position)))
+        got = pd.concat(list(kept_mentions(tmp_path / "mentions.parquet", kept, position)))
         assert got["doc_id"].map(position).is_monotonic_increasing
         assert sorted(got["mention_id"]) == sorted(table.loc[table["doc_id"].isin(kept), "mention_id"])
+    # a last run that found nothing: nothing to keep, in either order
+    table.iloc[:0].to_parquet(tmp_path / "mentions.parquet", index=False)
+    assert list(kept_mentions(tmp_path / "mentions.parquet", {"a", "b"}, {"b": 0, "a": 1})) == []

@@ -91,3 +91,19 @@ def test_parts_read_back_as_one_table_and_a_failing_source_leaves_the_old_file(t
     assert not isinstance(raised.value, OutputWriteError)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["table.parquet"]  # no temporary left
+
+    # the writer fails (a part of another schema): the source is closed at once
+    closed = []
+
+    def source_of_two_schemas():
+        try:
+            yield parts[0]
+            yield parts[0].assign(start=parts[0]["start"].astype(str))
+            yield parts[1]
+        finally:
+            closed.append(True)
+
+    with pytest.raises(ValueError, match="schema") as raised:
+        write_parquet_parts_atomic(target, source_of_two_schemas(), empty)
+    assert closed == [True], raised  # closed while its traceback (the writer's frame) still lives
+    assert target.read_bytes() == before

@@ -319,7 +319,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
     position = {doc_id: i for i, doc_id in enumerate(doc_ids)}
     streams = [fresh]
     if kept and previous is not None:
-        streams.append(kept_mentions(processed_dir / MENTIONS_FILE, kept, previous["doc_id"].tolist(), position))
+        streams.append(kept_mentions(processed_dir / MENTIONS_FILE, kept, position))
     counts: Counter[str] = Counter()
 
     def counted(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -355,15 +355,12 @@ def texts_of(documents_path: Path, wanted: set[str]) -> Iterator[DocumentRecord]
                     yield record
 
 
-def kept_mentions(
-    path: Path, kept: set[str], previous_order: list[str], position: dict[str, int]
-) -> Iterator[pd.DataFrame]:
+def kept_mentions(path: Path, kept: set[str], position: dict[str, int]) -> Iterator[pd.DataFrame]:
     """The last run's mentions of the `kept` documents, in this run's document order.
     The last run wrote them in its own document order, which is this run's as long as
     the files are listed the same way; then they are read a part at a time, else whole
     and sorted."""
-    kept_positions = [position[d] for d in previous_order if d in kept]
-    in_order = all(a < b for a, b in zip(kept_positions, kept_positions[1:], strict=False))
+    in_order = _in_document_order(path, kept, position)
     with open(path, "rb") as handle:
         parts = (batch.to_pandas() for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROWS_PER_FRAME))
         # membership over plain strings: Series.isin converts the whole set on every call
@@ -371,8 +368,24 @@ def kept_mentions(
         if in_order:
             yield from (canonical_mentions(part) for part in parts if len(part))
             return
-        whole = pd.concat(list(parts), ignore_index=True)
-    yield canonical_mentions(whole.sort_values("doc_id", key=lambda c: c.map(position), kind="stable"))
+        frames = [part for part in parts if len(part)]
+    if frames:
+        whole = pd.concat(frames, ignore_index=True)
+        yield canonical_mentions(whole.sort_values("doc_id", key=lambda c: c.map(position), kind="stable"))
+
+
+def _in_document_order(path: Path, kept: set[str], position: dict[str, int]) -> bool:
+    """Whether the file's rows of the `kept` documents follow this run's document order
+    (read from the file's doc_id column itself, not from the state written beside it)."""
+    last = -1
+    with open(path, "rb") as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(columns=["doc_id"], batch_size=100_000):
+            for doc_id in batch.column(0).to_pylist():
+                if doc_id in kept:
+                    if position[doc_id] < last:
+                        return False
+                    last = position[doc_id]
+    return True
 
 
 def in_document_order(streams: list[Iterator[pd.DataFrame]], position: dict[str, int]) -> Iterator[pd.DataFrame]:
@@ -380,6 +393,17 @@ def in_document_order(streams: list[Iterator[pd.DataFrame]], position: dict[str,
     in document order (within a document: by start, then mention_id). All of a
     document's rows come from one stream. A table goes out as soon as no stream can
     still hold rows before it, so about one table per stream is held at a time."""
+    try:
+        yield from _merged(streams, position)
+    finally:
+        # a failure downstream must not leave a stream's workers running or its file open
+        for stream in streams:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+
+def _merged(streams: list[Iterator[pd.DataFrame]], position: dict[str, int]) -> Iterator[pd.DataFrame]:
     held: list[pd.DataFrame | None] = [None] * len(streams)
     live = list(range(len(streams)))
     pending = list(live)
