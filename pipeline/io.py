@@ -146,11 +146,18 @@ class _PartsFailed(Exception):
         self.error = error
 
 
-def write_parquet_parts_atomic(target: Path, parts: Iterable[pd.DataFrame], empty: pd.DataFrame) -> int:
+def write_parquet_parts_atomic(
+    target: Path,
+    parts: Iterable[pd.DataFrame],
+    empty: pd.DataFrame,
+    before_replace: Callable[[], None] | None = None,
+) -> int:
     """Tables of one schema written one after the other as the row groups of one Parquet
     file, so the whole table is never in memory; `empty` gives the schema when there
     are no parts. Returns the number of rows written. The file reads back as the
-    concatenation of the parts; an error while making them leaves the old file as it was."""
+    concatenation of the parts; an error while making them leaves the old file as it
+    was. `before_replace` runs once all parts are written, just before the new file
+    replaces the old one."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -177,6 +184,8 @@ def write_parquet_parts_atomic(target: Path, parts: Iterable[pd.DataFrame], empt
             finally:
                 if writer is not None:
                     writer.close()
+            if before_replace is not None:
+                before_replace()
     except _PartsFailed as failed:
         raise failed.error from None
     return rows

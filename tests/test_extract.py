@@ -165,3 +165,37 @@ def test_an_incremental_extraction_writes_the_mentions_a_fresh_one_writes(tmp_pa
     assert pq.ParquetFile(incremental / MENTIONS_FILE).num_row_groups > 2
     assert again["doc_id"].nunique() == 8 and "Petra Sommerfeld" in set(again["text"])
     assert again.equals(pd.read_parquet(fresh / MENTIONS_FILE))
+
+
+def test_a_crash_between_the_mentions_and_the_state_leaves_no_state_that_vouches_for_them(tmp_path, monkeypatch):
+    """Otherwise a removed document that comes back unchanged would keep rows the
+    mentions file no longer has: none."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.extract import EXTRACT_STATE_FILE
+    from pipeline.extract import stage as extract_stage
+    from tests.conftest import write_run_config
+
+    config = str(write_run_config(tmp_path))
+    processed = tmp_path / "processed"
+    for command in ("ingest", "extract"):
+        assert CliRunner().invoke(app, [command, "--config", config]).exit_code == 0
+    before = pd.read_parquet(processed / MENTIONS_FILE)
+    write = extract_stage.write_parquet_atomic
+
+    def crash_at_the_state(target, frame, *args):
+        if target.name == EXTRACT_STATE_FILE:
+            raise OSError("the machine went down")
+        write(target, frame, *args)
+
+    monkeypatch.setattr(extract_stage, "write_parquet_atomic", crash_at_the_state)
+    (processed / RUN_INFO_FILE).unlink()
+    result = CliRunner().invoke(app, ["extract", "--config", config])
+    assert result.exit_code != 0
+    assert not (processed / EXTRACT_STATE_FILE).exists()
+    monkeypatch.setattr(extract_stage, "write_parquet_atomic", write)
+    assert CliRunner().invoke(app, ["extract", "--config", config]).exit_code == 0
+    info = json.loads((processed / RUN_INFO_FILE).read_text(encoding="utf-8"))
+    assert info["processed"] == info["documents"] == 2  # nothing trusted: all extracted again
+    assert pd.read_parquet(processed / MENTIONS_FILE).equals(before)

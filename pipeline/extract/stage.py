@@ -328,12 +328,19 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
             yield part
 
     empty = canonical_mentions(pd.DataFrame([], columns=MENTION_COLUMNS))
+    state_path = processed_dir / EXTRACT_STATE_FILE
+    # the last state goes just before the new mentions replace the old: a crash between
+    # the two files leaves no state (everything is extracted again), never a state that
+    # vouches for rows the mentions file does not have
     n_mentions = write_parquet_parts_atomic(
-        processed_dir / MENTIONS_FILE, counted(in_document_order(streams, position)), empty
+        processed_dir / MENTIONS_FILE,
+        counted(in_document_order(streams, position)),
+        empty,
+        before_replace=lambda: state_path.unlink(missing_ok=True),
     )
     log(say("extract.processed", processed=len(todo), reused=len(kept)))
     state = documents[["doc_id", "content_hash"]].assign(extractor=key)
-    write_parquet_atomic(processed_dir / EXTRACT_STATE_FILE, state)
+    write_parquet_atomic(state_path, state)
     write_json_atomic(
         processed_dir / RUN_INFO_FILE,
         {"model": info.__dict__, "documents": len(documents), "mentions": n_mentions, "processed": len(todo)},
