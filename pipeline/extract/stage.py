@@ -289,11 +289,16 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
     info = model_info(config["model"], log=log)
     key = extractor_key(info)
     previous = _previous_state(processed_dir, key)
-    reusable = set(zip(previous["doc_id"], previous["content_hash"], strict=True)) if previous is not None else set()
-    is_known = [(d, h) in reusable for d, h in zip(documents["doc_id"], documents["content_hash"], strict=True)]
+    last_hash = (
+        dict(zip(previous["doc_id"].tolist(), previous["content_hash"].tolist(), strict=True))
+        if previous is not None
+        else {}
+    )
     doc_ids = documents["doc_id"].tolist()
-    todo = {doc_id for doc_id, known in zip(doc_ids, is_known, strict=True) if not known}
-    kept = {doc_id for doc_id, known in zip(doc_ids, is_known, strict=True) if known}
+    todo: set[str] = set()
+    kept: set[str] = set()
+    for doc_id, content_hash in zip(doc_ids, documents["content_hash"].tolist(), strict=True):
+        (kept if doc_id in last_hash and last_hash[doc_id] == content_hash else todo).add(doc_id)
     records = texts_of(documents_path, todo)
     fresh: Iterator[pd.DataFrame] = iter(())
     if todo and config["engine"]["kind"] == "dask":
@@ -318,7 +323,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         fresh = row_frames(rows)
     position = {doc_id: i for i, doc_id in enumerate(doc_ids)}
     streams = [fresh]
-    if kept and previous is not None:
+    if kept:  # only a usable last state keeps anything
         streams.append(kept_mentions(processed_dir / MENTIONS_FILE, kept, position))
     counts: Counter[str] = Counter()
 
@@ -367,7 +372,7 @@ def kept_mentions(path: Path, kept: set[str], position: dict[str, int]) -> Itera
     The last run wrote them in its own document order, which is this run's as long as
     the files are listed the same way; then they are read a part at a time, else whole
     and sorted."""
-    in_order = _in_document_order(path, kept, position)
+    in_order = _rows_follow_order(path, kept, position)
     with open(path, "rb") as handle:
         parts = (batch.to_pandas() for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROWS_PER_FRAME))
         # membership over plain strings: Series.isin converts the whole set on every call
@@ -381,7 +386,7 @@ def kept_mentions(path: Path, kept: set[str], position: dict[str, int]) -> Itera
         yield canonical_mentions(whole.sort_values("doc_id", key=lambda c: c.map(position), kind="stable"))
 
 
-def _in_document_order(path: Path, kept: set[str], position: dict[str, int]) -> bool:
+def _rows_follow_order(path: Path, kept: set[str], position: dict[str, int]) -> bool:
     """Whether the file's rows of the `kept` documents follow this run's document order
     (read from the file's doc_id column itself, not from the state written beside it)."""
     last = -1
