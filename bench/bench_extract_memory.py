@@ -4,8 +4,8 @@ Extracts a small real corpus once (bench_pipeline's generated press texts, the
 configured model), then copies its documents and mentions under new IDs into processed
 folders of each size, as if an earlier run had extracted them all, marks one document
 in the middle as changed and runs `presseabgleich extract` on each folder in a fresh
-process. It prints the stage's wall time and peak memory (the process's own maximum
-resident set) and checks that the rows it writes are the rows it was given.
+process. It prints the stage's wall time and peak memory (the process's own high-water
+mark, VmHWM) and checks that the rows it writes are the rows it was given.
 
     .venv/bin/python bench/bench_extract_memory.py                  # 10,000 and 100,000 documents
     .venv/bin/python bench/bench_extract_memory.py 1000 10000 100000
@@ -26,20 +26,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_pipeline import corpus_sentences, write_corpus  # bench/ is this script's import path
+from bench_pipeline import PEAK_KB, corpus_sentences, write_corpus  # bench/ is this script's import path
 
 REPO = Path(__file__).resolve().parents[1]
 # the stage in a child process that reports its own peak memory
-STAGE = """
-import resource, sys
+STAGE = (
+    PEAK_KB
+    + """
+import sys
 from pipeline.cli import app
 try:
     app(["--language", "en", "extract", "--processed-dir", sys.argv[1]], standalone_mode=False)
 except SystemExit as exit:
     if exit.code:
         raise
-print("peak_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("peak_kb", peak_kb())
 """
+)
 
 
 def pipeline_stage(*args: str) -> None:

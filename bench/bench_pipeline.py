@@ -61,6 +61,20 @@ def corpus_sentences(ner_data: Path) -> list[str]:
     return sentences
 
 
+# Code for a child process that reports its own peak memory. On Linux ru_maxrss also
+# counts the pages the child had from its parent before exec, so a child of a bench
+# that holds a large corpus would report the bench's size; VmHWM is the child's own.
+PEAK_KB = """
+def peak_kb():
+    import resource
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return int(next(line for line in status if line.startswith("VmHWM")).split()[1])
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+
 def write_corpus(folder: Path, n_docs: int, sentences: list[str], seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -254,7 +254,7 @@ def _ingest(cfg: dict[str, Any]) -> int:
     log(
         say(
             "ingest.done",
-            documents=len(result.documents),
+            documents=result.kept,
             folder=raw_dir,
             reused=result.reused,
             skipped=len(result.problems),
@@ -263,7 +263,7 @@ def _ingest(cfg: dict[str, Any]) -> int:
     )
     if result.problems or result.notes:
         log(say("ingest.listed", file=processed_dir / ERRORS_FILE))
-    if not result.documents:
+    if not result.kept:
         log(say("ingest.nothing"))
         return 1
     return EXIT_PARTIAL if result.problems else 0

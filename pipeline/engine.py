@@ -208,22 +208,23 @@ def batch_mapper(config: dict[str, Any], log: Callable[[str], None] = print) -> 
 def file_reader(config: dict[str, Any], log: Callable[[str], None] = print) -> BatchReader:
     """The ingest stage's reader for the Dask engine: batches of files as tasks."""
 
-    def read_on_dask(files: list[FileTask], raw_dir: Path, ingest_config: dict[str, Any]) -> list[Any]:
+    def read_on_dask(
+        files: list[FileTask], raw_dir: Path, ingest_config: dict[str, Any]
+    ) -> Iterator[Document | IngestProblem]:
+        """The files' outcomes in order, as they come (a bounded window of batches in flight)."""
         if not files:
-            return []
+            return
         # absolute paths: a worker's working directory need not be ours
         root = Path(os.path.abspath(raw_dir))
         tasks = [(Path(os.path.abspath(path)), doc_id, relative) for path, doc_id, relative in files]
         batches = (tasks[i : i + FILES_PER_TASK] for i in range(0, len(tasks), FILES_PER_TASK))
-        outcomes: list[Document | IngestProblem] = []
         with dask_session(config, log) as session:
             assert session is not None
             client = session.client
             for _, part in ordered_results(
                 client, read_batch, batches, _window(client), raw_dir=root, config=ingest_config
             ):
-                outcomes.extend(part)
-        return outcomes
+                yield from part
 
     return read_on_dask
 

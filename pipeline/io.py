@@ -191,10 +191,16 @@ def write_parquet_parts_atomic(
     return rows
 
 
-def read_parquet(path: Path, stage_hint: str) -> pd.DataFrame:
+def read_parquet(path: Path, stage_hint: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A stage's file (those of `columns` it has; default all), text as Python strings."""
     if not Path(path).is_file():
         raise MissingInput(Path(path), stage_hint)
-    frame = pd.read_parquet(path)
+    if columns is not None:
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    frame = pd.read_parquet(path, columns=columns)
     # pandas 3 reads text as Arrow-backed strings; the stages walk their values one
     # by one, which is several times faster over plain Python strings.
     return frame.astype({c: object for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)})

@@ -137,7 +137,7 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path, ingest_config):
         (raw / f"meldung-{n}.txt").write_text(f"Meldung {n}\n\nHagen, 3. März 2025 – Text {n}.", encoding="utf-8")
     first = run_ingest(raw, processed, ingest_config)
     before = (processed / DOCUMENTS_FILE).read_bytes()
-    assert first.reused == 0 and len(first.documents) == 3
+    assert first.reused == 0 and first.kept == 3
 
     again = run_ingest(raw, processed, ingest_config)
     assert again.reused == 3
@@ -148,7 +148,7 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path, ingest_config):
     os.utime(edited, ns=(edited.stat().st_atime_ns, edited.stat().st_mtime_ns + 1_000_000_000))
     (raw / "meldung-9.txt").write_text("Neu\n\nBochum, 5. März 2025 – Neu.", encoding="utf-8")
     third = run_ingest(raw, processed, ingest_config)
-    assert third.reused == 2 and len(third.documents) == 4
+    assert third.reused == 2 and third.kept == 4
     documents = pd.read_parquet(processed / DOCUMENTS_FILE).set_index("doc_id")
     assert "Ganz anderer Text" in documents.loc["meldung-1", "text"]
 

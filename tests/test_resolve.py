@@ -236,3 +236,33 @@ def test_names_normalised_by_an_earlier_run_are_reused_and_change_nothing():
     kept[("LOC", "Dortmunds")] = {**kept[("LOC", "Dortmunds")], "display": "Dortmund (kept)"}
     reused = resolve(mentions(rows), documents("a", "b"), empty_registry(), SETTINGS, normalised=kept)
     assert "Dortmund (kept)" in set(reused["links"]["normalised"])
+
+
+def test_resolve_reads_no_texts_of_the_documents(sample_run, tmp_path, monkeypatch):
+    """Resolve needs where a document comes from and when it appeared, not its text (at
+    1M documents the texts are gigabytes): it reads only those columns of
+    documents.parquet and writes the entities of the run."""
+    import shutil
+
+    import pipeline.io
+    from pipeline.ingest import DOCUMENTS_FILE
+    from pipeline.resolve import ENTITIES_FILE, run_resolve
+
+    processed = tmp_path / "processed"
+    shutil.copytree(sample_run, processed)
+    shutil.copy(sample_run.parent / "entity_ids.csv", tmp_path / "entity_ids.csv")
+    config = load_config()
+    config["paths"]["entity_ids_file"] = str(tmp_path / "entity_ids.csv")
+    config["paths"]["decisions_file"] = str(tmp_path / "decisions.csv")
+    read_columns: list = []
+    real_read = pd.read_parquet
+
+    def reading(path, *args, **kwargs):
+        if str(path).endswith(DOCUMENTS_FILE):
+            read_columns.append(kwargs.get("columns"))
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.io.pd, "read_parquet", reading)
+    run_resolve(processed, config)
+    assert read_columns == [["doc_id", "published", "issuer", "issuer_city"]]
+    pd.testing.assert_frame_equal(real_read(processed / ENTITIES_FILE), real_read(sample_run / ENTITIES_FILE))

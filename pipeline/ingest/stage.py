@@ -11,12 +11,15 @@ without being read again, so a growing archive costs one stat() per old file.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import hashlib
+import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -26,7 +29,7 @@ from pipeline.ingest.metadata import find_metadata
 from pipeline.ingest.offsets import Segment, dump_offset_map
 from pipeline.ingest.problems import NOTE, IngestProblem, SkipFile
 from pipeline.ingest.readers import BINARY_READERS, TEXT_READERS
-from pipeline.io import code_key, neutralise_cell, write_json_atomic, write_parquet_atomic, write_text_atomic
+from pipeline.io import code_key, neutralise_cell, write_json_atomic, write_parquet_parts_atomic, write_text_atomic
 
 DOCUMENTS_FILE = "documents.parquet"
 # documents per Parquet row group: extraction reads the texts a group at a time
@@ -34,6 +37,7 @@ DOCUMENTS_ROW_GROUP = 1_000
 ERRORS_FILE = "ingest_errors.csv"
 INGEST_STATE_FILE = "ingest_state.json"
 ERROR_COLUMNS = ["file", "kind", "problem", "detail"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -121,7 +125,7 @@ def read_outcome(
 FileTask = tuple[Path, str, str]  # path, doc_id, relative (printable) path
 # Reads a batch of files: one outcome per file, in order. Pure, so another engine
 # can run it anywhere (pipeline/engine.py runs batches of it as Dask tasks).
-BatchReader = Callable[[list[FileTask], Path, dict[str, Any]], list["Document | IngestProblem"]]
+BatchReader = Callable[[list[FileTask], Path, dict[str, Any]], Iterable["Document | IngestProblem"]]
 
 
 def read_batch(files: list[FileTask], raw_dir: Path, config: dict[str, Any]) -> list[Document | IngestProblem]:
@@ -138,15 +142,36 @@ def reader_key(config: dict[str, Any]) -> str:
     return code_key(config, [f"ingest/{name}" for name in modules])
 
 
-def unchanged_document(item: InputFile, known: dict[str, dict[str, Any]]) -> Document | None:
+@dataclass(frozen=True, slots=True)  # one per document of the last run: kept small
+class KnownDocument:
+    """The last run's row of a document, as far as reusing it needs: where the row is
+    in that run's documents.parquet, not its text (that row is copied when written)."""
+
+    source_path: str
+    source_size: int
+    source_mtime_ns: int
+    content_hash: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reused:
+    """A document kept from the last run: its row is copied from that run's file."""
+
+    doc_id: str
+    content_hash: str
+    position: int
+
+
+def unchanged_document(item: InputFile, known: dict[str, KnownDocument]) -> Reused | None:
     """The last run's document for `item` when the file's size and mtime are unchanged."""
     row = known.get(item.doc_id)
-    if row is None or row["source_path"] != item.relative:
+    if row is None or row.source_path != item.relative:
         return None
     stat = item.path.stat()
-    if (row["source_size"], row["source_mtime_ns"]) != (stat.st_size, stat.st_mtime_ns):
+    if (row.source_size, row.source_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
         return None
-    return Document(**row)
+    return Reused(item.doc_id, row.content_hash, row.position)
 
 
 def unique_doc_id(item: InputFile, taken: dict[str, str]) -> tuple[str, IngestProblem | None]:
@@ -173,91 +198,164 @@ def unique_doc_id(item: InputFile, taken: dict[str, str]) -> tuple[str, IngestPr
 
 @dataclass
 class IngestResult:
-    documents: list[Document]
-    problems: list[IngestProblem]  # files skipped: a partial run
+    problems: list[IngestProblem] = field(default_factory=list)  # files skipped: a partial run
     notes: list[IngestProblem] = field(default_factory=list)  # nothing lost
     reused: int = 0
+    kept: int = 0  # documents in the table
+    # ingest_files only: run_ingest writes them to the file as they come
+    documents: list[Document] = field(default_factory=list)
 
 
 def ingest_files(
+    raw_dir: Path, config: dict[str, Any], exclude: Iterable[Path] = (), reader: BatchReader | None = None
+) -> IngestResult:
+    """Pure part of the stage: read every file, never raise for a bad one. `exclude`:
+    our own outputs, never read; `reader`: see iter_documents."""
+    result = IngestResult()
+    # without a last run every document is read (no Reused)
+    documents = iter_documents(raw_dir, config, result, exclude=exclude, reader=reader)
+    result.documents = [d for d in documents if isinstance(d, Document)]
+    return result
+
+
+def iter_documents(
     raw_dir: Path,
     config: dict[str, Any],
-    known: dict[str, dict[str, Any]] | None = None,
+    result: IngestResult,
+    known: dict[str, KnownDocument] | None = None,
     exclude: Iterable[Path] = (),
     reader: BatchReader | None = None,
-) -> IngestResult:
-    """Pure part of the stage: read every file, never raise for a bad one. `known`:
-    the last run's document rows by doc_id, reused for unchanged files; `exclude`:
-    our own outputs, never read. `reader`: reads the files that are not reused
-    ahead of the loop, all in one call (another engine's workers); the loop then
-    only keeps order, IDs and duplicates, so the result is the same as without."""
-    result = IngestResult([], [], [])
+) -> Iterator[Document | Reused]:
+    """The documents of `raw_dir` in listing order, as they are read; what was skipped
+    or noted, and the counts, go to `result`. `known`: the last run's documents by
+    doc_id, a Reused for each unchanged file; `exclude`: our own outputs, never read.
+    `reader`: reads the files that are not reused ahead of the loop (another engine's
+    workers), its outcomes taken in step as they come; the loop then only keeps order,
+    IDs and duplicates, so the documents are the same as without."""
     seen_hashes: dict[str, str] = {}
     taken_ids: dict[str, str] = {}
     listed: Iterable[InputFile | IngestProblem] = iter_input_files(raw_dir, config["suffixes"], exclude)
-    prefetched: dict[tuple[Path, str], Document | IngestProblem] = {}
+    wanted: list[InputFile] = []
     if reader is not None:
         listed = list(listed)
         wanted = [item for item in listed if isinstance(item, InputFile) and not _reusable(item, known)]
-        outcomes = reader([(item.path, item.doc_id, item.relative) for item in wanted], raw_dir, config)
-        prefetched = {(item.path, item.doc_id): outcome for item, outcome in zip(wanted, outcomes, strict=True)}
+    read_ahead = {id(item) for item in wanted}  # the listed items whose outcome comes from `reader`
+    outcomes = _read_ahead(reader, wanted, raw_dir, config)
 
     def report(problem: IngestProblem) -> None:
         (result.notes if problem.kind == NOTE else result.problems).append(problem)
 
-    for item in listed:
-        if isinstance(item, IngestProblem):
-            report(item)
-            continue
-        doc_id, renamed = unique_doc_id(item, taken_ids)
-        item.doc_id = doc_id
-        try:
-            document = unchanged_document(item, known) if known else None
-        except OSError as exc:
-            report(IngestProblem(item.relative, "unreadable", exc.strerror or str(exc)))
-            continue
-        if document is None:
-            # read ahead under the file's own doc_id; a renamed one (rare) is read again here
-            document = prefetched.pop((item.path, doc_id), None)
-            if document is None:
-                document = read_outcome(item.path, raw_dir, config, doc_id, item.relative)
-            if isinstance(document, IngestProblem):
-                report(document)
+    with contextlib.closing(outcomes):  # an early stop also stops the reader's work
+        for item in listed:
+            if isinstance(item, IngestProblem):
+                report(item)
                 continue
-        else:
-            result.reused += 1
-        if document.content_hash in seen_hashes:
-            report(
-                IngestProblem(
-                    item.relative, "duplicate", f"same text as {seen_hashes[document.content_hash]}; read once", NOTE
+            # taken in step, whatever this item turns out to need: read under the file's own doc_id
+            ahead = next(outcomes) if id(item) in read_ahead else None
+            own_id = item.doc_id
+            doc_id, renamed = unique_doc_id(item, taken_ids)
+            item.doc_id = doc_id
+            try:
+                document: Document | Reused | IngestProblem | None = unchanged_document(item, known) if known else None
+            except OSError as exc:
+                report(IngestProblem(item.relative, "unreadable", exc.strerror or str(exc)))
+                continue
+            if document is None:
+                document = ahead if ahead is not None and doc_id == own_id else None
+                if document is None:  # not read ahead, or renamed (rare): read here
+                    document = read_outcome(item.path, raw_dir, config, doc_id, item.relative)
+                if isinstance(document, IngestProblem):
+                    report(document)
+                    continue
+            else:
+                result.reused += 1
+            if document.content_hash in seen_hashes:
+                report(
+                    IngestProblem(
+                        item.relative,
+                        "duplicate",
+                        f"same text as {seen_hashes[document.content_hash]}; read once",
+                        NOTE,
+                    )
                 )
-            )
-            continue
-        if renamed:
-            report(renamed)
-        taken_ids[doc_id] = item.relative
-        seen_hashes[document.content_hash] = item.relative
-        result.documents.append(document)
-    return result
+                continue
+            if renamed:
+                report(renamed)
+            taken_ids[doc_id] = item.relative
+            seen_hashes[document.content_hash] = item.relative
+            result.kept += 1
+            yield document
 
 
-def _reusable(item: InputFile, known: dict[str, dict[str, Any]] | None) -> bool:
+def _read_ahead(
+    reader: BatchReader | None, wanted: list[InputFile], raw_dir: Path, config: dict[str, Any]
+) -> Iterator[Document | IngestProblem]:
+    if reader is not None and wanted:
+        yield from reader([(item.path, item.doc_id, item.relative) for item in wanted], raw_dir, config)
+
+
+def _reusable(item: InputFile, known: dict[str, KnownDocument] | None) -> bool:
     try:
         return bool(known) and unchanged_document(item, known) is not None
     except OSError:
         return False  # the loop reports it
 
 
-def documents_frame(documents: list[Document]) -> pd.DataFrame:
-    columns = list(Document.__dataclass_fields__)
+DOCUMENT_COLUMNS = list(Document.__dataclass_fields__)
+
+
+def documents_frame(documents: Iterable[Document | Reused], previous: LastDocuments | None = None) -> pd.DataFrame:
+    """Rows of documents.parquet; a Reused document's row is copied from `previous`."""
+    documents = list(documents)
+    copied = previous.rows([d.position for d in documents if isinstance(d, Reused)]) if previous else {}
     rows = []
     for document in documents:
+        if isinstance(document, Reused):
+            rows.append(copied[document.position])
+            continue
         # not dataclasses.asdict: it deep-copies every offset map, which is dumped right away
-        row = {column: getattr(document, column) for column in columns}
+        row = {column: getattr(document, column) for column in DOCUMENT_COLUMNS}
         offsets = document.offset_map
         row["offset_map"] = offsets if isinstance(offsets, str) else dump_offset_map(offsets)
         rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)
+
+
+class DamagedLastFile(Exception):
+    """A row group of the last run's documents.parquet cannot be read."""
+
+
+class LastDocuments:
+    """The last run's documents.parquet, read a row group at a time for the rows of
+    the documents this run reuses. They come in listing order, as the rows were
+    written, so each group is read once; only the groups the current part needs are
+    kept."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self._file = pq.ParquetFile(path)
+        sizes = [self._file.metadata.row_group(i).num_rows for i in range(self._file.num_row_groups)]
+        self._starts = list(itertools.accumulate(sizes, initial=0))
+        self._groups: dict[int, list[dict[str, Any]]] = {}
+
+    def rows(self, positions: list[int]) -> dict[int, dict[str, Any]]:
+        """position → row, for rows of the last file."""
+        group_of = {p: bisect.bisect_right(self._starts, p) - 1 for p in positions}
+        self._groups = {g: self._groups[g] if g in self._groups else self._read(g) for g in set(group_of.values())}
+        return {p: self._groups[g][p - self._starts[g]] for p, g in group_of.items()}
+
+    def _read(self, group: int) -> list[dict[str, Any]]:
+        try:
+            table = self._file.read_row_group(group, columns=DOCUMENT_COLUMNS)
+        except (OSError, ValueError) as exc:  # the index was read, but a page of texts is damaged
+            raise DamagedLastFile(str(exc)) from exc
+        # rows from column lists: Arrow to Python values a column at a time
+        columns = [table.column(c).to_pylist() for c in DOCUMENT_COLUMNS]
+        return [dict(zip(DOCUMENT_COLUMNS, values, strict=True)) for values in zip(*columns, strict=True)]
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def errors_frame(problems: Iterable[IngestProblem]) -> pd.DataFrame:
@@ -276,31 +374,74 @@ def run_ingest(
 ) -> IngestResult:
     """Stage entry point: read `raw_dir`, write documents and errors to `processed_dir`.
     The processed folder and `exclude` (the ID registry, the decisions file) are
-    never read as input, even where they lie inside `raw_dir`."""
+    never read as input, even where they lie inside `raw_dir`. The documents are
+    written a row group at a time as they are read, the rows of unchanged files copied
+    from the last run's file, so the corpus is never in memory as a whole."""
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"input folder {raw_dir} does not exist")
     key = reader_key(config)
-    result = ingest_files(raw_dir, config, _known_documents(processed_dir, key), [processed_dir, *exclude], reader)
-    write_parquet_atomic(processed_dir / DOCUMENTS_FILE, documents_frame(result.documents), DOCUMENTS_ROW_GROUP)
+    # made before the listing, which lists it as our own output wherever it lies inside
+    # `raw_dir`: the same on the first run as on later ones, however the writing is timed
+    processed_dir.mkdir(parents=True, exist_ok=True)
+    excluded = [processed_dir, *exclude]
+    known = _known_documents(processed_dir, key)
+    try:
+        result = _write_documents(raw_dir, processed_dir, config, known, excluded, reader)
+    except DamagedLastFile:
+        # a row of the last run's table cannot be read back: read every file again
+        result = _write_documents(raw_dir, processed_dir, config, None, excluded, reader)
     write_json_atomic(processed_dir / INGEST_STATE_FILE, {"reader": key})
     write_text_atomic(processed_dir / ERRORS_FILE, errors_frame(result.problems + result.notes).to_csv(index=False))
     return result
 
 
-def _known_documents(processed_dir: Path, key: str) -> dict[str, dict[str, Any]] | None:
-    """Rows of the last run by doc_id, when it was read the same way."""
+def _write_documents(
+    raw_dir: Path,
+    processed_dir: Path,
+    config: dict[str, Any],
+    known: dict[str, KnownDocument] | None,
+    exclude: list[Path],
+    reader: BatchReader | None,
+) -> IngestResult:
+    documents_path = processed_dir / DOCUMENTS_FILE
+    previous = LastDocuments(documents_path) if known else None
+    result = IngestResult()
+    stream = iter_documents(raw_dir, config, result, known, exclude, reader)
+    parts = (documents_frame(part, previous) for part in _chunks(stream, DOCUMENTS_ROW_GROUP))
+    try:
+        # the last file is closed before the new one replaces it (Windows cannot replace an open file)
+        with contextlib.closing(stream):
+            write_parquet_parts_atomic(
+                documents_path, parts, documents_frame([]), before_replace=previous.close if previous else None
+            )
+    finally:
+        if previous is not None:
+            previous.close()
+    return result
+
+
+def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    return iter(lambda: list(itertools.islice(items, size)), [])
+
+
+def _known_documents(processed_dir: Path, key: str) -> dict[str, KnownDocument] | None:
+    """The last run's documents by doc_id (not their texts), when it read them the same way."""
+    import pyarrow.parquet as pq
+
     state_path, documents_path = processed_dir / INGEST_STATE_FILE, processed_dir / DOCUMENTS_FILE
+    index = ["doc_id", "source_path", "source_size", "source_mtime_ns", "content_hash"]
     try:
         if json.loads(state_path.read_text(encoding="utf-8")).get("reader") != key:
             return None
-        previous = pd.read_parquet(documents_path)
+        if pq.read_schema(documents_path).names != DOCUMENT_COLUMNS:
+            return None
+        previous = pq.read_table(documents_path, columns=index)
     except (OSError, ValueError, AttributeError):
         return None  # no usable state: read everything
-    if list(previous.columns) != list(Document.__dataclass_fields__):
-        return None
-    # rows from column lists: to_dict("records") walks Arrow strings value by value
-    columns = list(previous.columns)
-    rows = (
-        dict(zip(columns, values, strict=True)) for values in zip(*(previous[c].tolist() for c in columns), strict=True)
-    )
-    return {row["doc_id"]: row for row in rows}
+    doc_ids, paths, sizes, mtimes, hashes = (previous.column(c).to_pylist() for c in index)
+    return {
+        doc_id: KnownDocument(path, size, mtime, content_hash, position)
+        for position, (doc_id, path, size, mtime, content_hash) in enumerate(
+            zip(doc_ids, paths, sizes, mtimes, hashes, strict=True)
+        )
+    }

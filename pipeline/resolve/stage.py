@@ -622,7 +622,8 @@ def run_resolve(
     from pipeline.extract import MENTIONS_FILE
 
     mentions = read_parquet(processed_dir / MENTIONS_FILE, "extract")
-    documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest")
+    # not the texts: resolve needs where a document comes from and when it appeared
+    documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest", ["doc_id", "published", "issuer", "issuer_city"])
     registry_path = Path(config["paths"]["entity_ids_file"])
     registry = load_registry(registry_path)
     decisions, problems = read_decisions(Path(config["paths"]["decisions_file"]))
