@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.extract import MENTIONS_FILE
-from pipeline.ingest import DOCUMENTS_FILE
+from pipeline.ingest import DOCUMENTS_FILE, document_rows
 from pipeline.io import code_key, read_parquet, write_small_texts_atomic, write_text_atomic
 from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
 
@@ -314,7 +314,11 @@ def write_pages(
     """Write the page of each document (of `doc_ids`, default all) into processed/show/,
     each linking back to `report_page`. Returns doc_id → the page's path relative to
     `processed_dir` ("show/<page_name>"), for the report's links. Pages of documents
-    no longer in the run are removed, so no page in the folder is of a document that is gone."""
+    no longer in the run are removed, so no page in the folder is of a document that is gone.
+
+    `documents`: rows of processed_dir's documents.parquet with at least PAGE_COLUMNS; the
+    texts of the pages written are read from that file a row group at a time, so the
+    pages of a whole corpus never hold all its texts."""
     folder = processed_dir / SHOW_DIR
     chosen = documents if doc_ids is None else documents[documents["doc_id"].isin(set(doc_ids))]
     back = report_link(folder, report_page)
@@ -335,14 +339,22 @@ def write_pages(
         marks = marks_by_document(mentions[mentions["doc_id"].isin(wanted)])
         links_of = links_by_document(changed_links)
         rows = entity_rows(entities[entities["entity_id"].isin(set(changed_links["entity_id"].tolist()))])
+        headers = {row[0]: row for row in changed[PAGE_COLUMNS[:-1]].itertuples(index=False, name=None)}
+        texts = document_rows(processed_dir / DOCUMENTS_FILE, wanted, ["doc_id", "text"])
         folder.mkdir(parents=True, exist_ok=True)
         # not durable: a later report makes a lost page again
         write_small_texts_atomic(
             (
-                folder / page_name(document.doc_id),
-                _render(document, marks.get(document.doc_id, []), links_of.get(document.doc_id, []), rows, back)[0],
+                folder / page_name(doc_id),
+                _render(
+                    PageDocument(*headers[doc_id], text),
+                    marks.get(doc_id, []),
+                    links_of.get(doc_id, []),
+                    rows,
+                    back,
+                )[0],
             )
-            for document in changed.itertuples(index=False)
+            for doc_id, text in texts
         )
     if folder.is_dir():
         keep = set(names) if doc_ids is None else {page_name(d) for d in documents["doc_id"].tolist()}
@@ -354,15 +366,28 @@ def write_pages(
     return {doc_id: f"{SHOW_DIR}/{name}" for doc_id, name in zip(chosen["doc_id"].tolist(), names, strict=True)}
 
 
+# what a page shows of its document's row, and the hash of its text (ingest's content_hash)
+PAGE_COLUMNS = ["doc_id", "title", "published", "issuer", "content_hash"]
+
+
+class PageDocument(NamedTuple):
+    doc_id: str
+    title: str
+    published: str
+    issuer: str
+    text: str
+
+
 PAGES_INDEX = ".pages.json"  # page → fingerprint of what it shows: a re-run rewrites only changed pages
 
 
 def page_fingerprints(
     documents: pd.DataFrame, mentions: pd.DataFrame, links: pd.DataFrame, entities: pd.DataFrame
 ) -> list[str]:
-    """A hash of everything each document's page shows (its document row, its marks and
-    links in order, the rows of its entities), computed column-wise for all documents at
-    once: a corpus has tens of thousands of pages and almost all stay as they are."""
+    """A hash of everything each document's page shows (its document row, the text by its
+    content hash, its marks and links in order, the rows of its entities), computed
+    column-wise for all documents at once: a corpus has tens of thousands of pages and
+    almost all stay as they are."""
     codes, doc_ids = pd.factorize(documents["doc_id"], use_na_sentinel=False)
     position = pd.Index(doc_ids)
     marks = mentions[mentions["end"] > mentions["start"]]
@@ -372,7 +397,7 @@ def page_fingerprints(
     pairs = links[["doc_id", "entity_id"]].drop_duplicates()
     where = pd.Index(rows["entity_id"]).get_indexer(pairs["entity_id"])
     parts = [
-        _row_hashes(documents[["doc_id", "title", "published", "issuer", "text"]]),
+        _row_hashes(documents[PAGE_COLUMNS]),
         _per_document(position, marks, ["mention_id", "label", "start", "end"], people)[codes],
         _per_document(position, links, ["mention_id", "entity_id", "text"])[codes],
         _summed(position, pairs["doc_id"], np.append(shown, np.uint64(0))[where])[codes],  # 0: no such entity

@@ -1,5 +1,6 @@
 """`presseabgleich show DOC`: one document as a page with marked, linked mentions."""
 
+import hashlib
 import json
 import re
 import shutil
@@ -14,11 +15,25 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.review.report import COLUMNS, render_html
 from pipeline.show import _escaped, page_name, render_document, write_pages
 from tests.test_report_html import CHROMIUM, FLAGS
 
 TEXT = "Oberbürgermeister Frank Dudda begrüßte in Herne <Gäste> & Freunde.\n\nKontakt: presse@herne.de"
+
+
+def with_hashes(documents: pd.DataFrame) -> pd.DataFrame:
+    """Document rows with their content hashes, as ingest writes them."""
+    return documents.assign(content_hash=[hashlib.sha256(t.encode()).hexdigest() for t in documents["text"]])
+
+
+def saved(documents: pd.DataFrame, processed: Path) -> pd.DataFrame:
+    """`documents` as processed's documents.parquet, where the pages read their texts."""
+    documents = with_hashes(documents)
+    processed.mkdir(parents=True, exist_ok=True)
+    documents.to_parquet(processed / DOCUMENTS_FILE, index=False)
+    return documents
 
 
 @pytest.mark.parametrize("text", ["", "Müller & Söhne", "<b>'a' \"b\"</b>", "&amp; schon", "ohne Zeichen"])
@@ -188,7 +203,7 @@ def check_show_links(report: Path) -> int:
 
 def test_the_report_links_each_mention_to_its_mark_on_the_document_page(tmp_path):
     document, mentions, links, entities = parts()
-    documents = pd.DataFrame([document.to_dict() | {"doc_id": "2025/d"}])
+    documents = saved(pd.DataFrame([document.to_dict() | {"doc_id": "2025/d"}]), tmp_path)
     mentions, links = mentions.assign(doc_id="2025/d"), links.assign(doc_id="2025/d")
     links["sentence"] = TEXT.split("\n")[0]
     links.loc[1, "mention_id"] = "m4"  # a mention inside another one: its anchor is inside the outer mark
@@ -292,7 +307,7 @@ def test_a_page_fingerprint_changes_with_everything_its_page_shows_and_only_its_
     document, mentions, links, entities = parts()
     other = document.copy()
     other["doc_id"] = "e"
-    documents = pd.DataFrame([document, other])
+    documents = with_hashes(pd.DataFrame([document, other]))
     # the other document has the same mentions and entities (another copy of the text)
     mentions = pd.concat([mentions, mentions.assign(doc_id="e", mention_id=mentions["mention_id"] + "e")])
     links = pd.concat([links, links.assign(doc_id="e", mention_id=links["mention_id"] + "e")])
@@ -305,7 +320,7 @@ def test_a_page_fingerprint_changes_with_everything_its_page_shows_and_only_its_
 
     first = mentions["doc_id"] == "d"
     assert changed(docs=documents.assign(title=["Neu", document["title"]])) == [True, False]
-    assert changed(docs=documents.assign(text=[TEXT, TEXT + " "])) == [False, True]
+    assert changed(docs=with_hashes(documents.assign(text=[TEXT, TEXT + " "]))) == [False, True]
     assert changed(marks=mentions.assign(label=mentions["label"].where(~first, "ORG"))) == [True, False]
     swapped = pd.concat([mentions[first].iloc[::-1], mentions[~first]])  # the order of the marks counts
     assert changed(marks=swapped) == [True, False]
@@ -321,3 +336,47 @@ def test_a_page_fingerprint_changes_with_everything_its_page_shows_and_only_its_
     ]
     assert changed(rows=entities.assign(canonical_name=["Frank Dudda", "Herne", "Woanders"])) == [False, False]
     assert changed(rows=entities[entities["entity_id"] != "P-1"]) == [True, True]
+
+
+def test_pages_take_their_texts_from_the_documents_file_not_the_table_given(tmp_path):
+    """The report hands write_pages its document rows without texts; each page reads
+    its text from documents.parquet (here in row groups of two documents)."""
+    from pipeline.show import PAGE_COLUMNS
+
+    document, mentions, links, entities = parts()
+    texts = [TEXT.replace("Herne", city) for city in ("Herne", "Bochum", "Hagen", "Witten", "Hattingen")]
+    full = with_hashes(pd.DataFrame([document.to_dict() | {"doc_id": f"d{i}", "text": t} for i, t in enumerate(texts)]))
+    full.to_parquet(tmp_path / DOCUMENTS_FILE, index=False, row_group_size=2)
+    pages = write_pages(tmp_path, full[PAGE_COLUMNS], mentions.iloc[:0], links.iloc[:0], entities, tmp_path / "r.html")
+    assert len(pages) == 5
+    for row in full.itertuples(index=False):
+        page = (tmp_path / pages[row.doc_id]).read_text(encoding="utf-8")
+        expected, _ = render_document(row, mentions.iloc[:0], links.iloc[:0], entities, report_href="../r.html")
+        assert page == expected
+        assert _escaped(row.text.split("\n")[0]) in page
+
+
+def test_the_report_reads_no_texts_of_the_documents(sample_run, tmp_path, monkeypatch):
+    from pipeline.config import load_config
+    from pipeline.review import report
+
+    processed = tmp_path / "processed"
+    shutil.copytree(sample_run, processed)
+    shutil.rmtree(processed / "show")
+    read: list = []
+    real_read = report.read_columns
+
+    def reading(path, stage, columns=None):
+        if Path(path).name == DOCUMENTS_FILE:
+            read.append(columns)
+        return real_read(path, stage, columns)
+
+    monkeypatch.setattr(report, "read_columns", reading)
+    config = load_config()
+    config["paths"]["decisions_file"] = str(tmp_path / "decisions.csv")
+    report.run_report(processed, config)
+    assert len(read) == 1 and "text" not in read[0]
+    pages = sorted(p.name for p in (processed / "show").glob("*.html"))
+    assert pages == sorted(p.name for p in (sample_run / "show").glob("*.html"))
+    for name in pages:
+        assert (processed / "show" / name).read_bytes() == (sample_run / "show" / name).read_bytes()

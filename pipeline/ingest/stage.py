@@ -358,6 +358,21 @@ class LastDocuments:
         self._file.close()
 
 
+def document_rows(path: Path, wanted: set[str], columns: list[str]) -> Iterator[tuple[Any, ...]]:
+    """`columns` (the first one: doc_id) of the `wanted` documents of a documents.parquet,
+    in the file's order, read a row group at a time: the texts of a corpus are never in
+    memory together."""
+    import pyarrow.parquet as pq
+
+    if not wanted:
+        return
+    with open(path, "rb") as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(columns=columns, batch_size=DOCUMENTS_ROW_GROUP):
+            for row in zip(*(batch.column(i).to_pylist() for i in range(len(columns))), strict=True):
+                if row[0] in wanted:
+                    yield row
+
+
 def errors_frame(problems: Iterable[IngestProblem]) -> pd.DataFrame:
     """ingest_errors.csv: cells that a spreadsheet would run as a formula are neutralised
     (a file may be named "=HYPERLINK(…).txt")."""

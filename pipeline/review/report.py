@@ -708,7 +708,8 @@ COLUMNS_USED = {
     ENTITIES_FILE: "entity_id type canonical_name canonical_status canonical_reason variants decisions".split(),
     MENTION_ENTITIES_FILE: "mention_id doc_id entity_id text normalised key normalisation repaired sentence".split(),
     MENTIONS_FILE: "doc_id mention_id text label start end sentence person_mention_id".split(),
-    DOCUMENTS_FILE: "doc_id source_path title published issuer text".split(),
+    # not the texts: the document pages read those a row group at a time (write_pages)
+    DOCUMENTS_FILE: "doc_id source_path title published issuer content_hash".split(),
 }
 
 
