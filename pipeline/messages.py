@@ -272,6 +272,7 @@ PROBLEMS_DE = {
     "own output": "eigene Ausgabe",
     "duplicate": "doppelt",
     "doc_id renamed": "doc_id umbenannt",
+    "last table unreadable": "letzte Tabelle nicht lesbar",
 }
 UNSUPPORTED_TYPE = "unsupported file type"
 

@@ -16,7 +16,7 @@ import pytest
 
 import pipeline.ingest.stage as stage
 from pipeline.config import load_config
-from pipeline.ingest import DOCUMENTS_FILE, Document, IngestProblem, ingest_files, read_document, run_ingest
+from pipeline.ingest import DOCUMENTS_FILE, NOTE, Document, IngestProblem, ingest_files, read_document, run_ingest
 from pipeline.ingest.stage import DOCUMENT_COLUMNS, FileTask, read_batch
 
 
@@ -223,5 +223,91 @@ def test_a_last_table_with_a_damaged_page_of_texts_means_every_file_is_read_agai
 
     again = run_ingest(raw, processed, ingest_config)
     assert (again.reused, again.kept) == (0, 9)
+    [note] = again.notes
+    assert (note.file, note.problem, note.kind) == (DOCUMENTS_FILE, "last table unreadable", NOTE)
     run_ingest(raw, fresh, ingest_config)
     pd.testing.assert_frame_equal(table(processed), table(fresh))
+
+
+def test_a_text_that_no_longer_decodes_in_the_last_table_means_every_file_is_read_again(tmp_path: Path, ingest_config):
+    raw, processed = tmp_path / "raw", tmp_path / "processed"
+    write_files(raw, range(4))
+    run_ingest(raw, processed, ingest_config)
+    path = processed / DOCUMENTS_FILE
+    pq.write_table(pq.read_table(path), path, compression="none")  # a text's bytes as they are
+    data = bytearray(path.read_bytes())
+    at = data.index(b"Nummer 2.")
+    data[at] = 0xFF  # no longer UTF-8
+    path.write_bytes(bytes(data))
+    again = run_ingest(raw, processed, ingest_config)
+    assert (again.reused, again.kept) == (0, 4)
+    assert [n.problem for n in again.notes] == ["last table unreadable"]
+    assert table(processed)["text"].tolist() == [press_text(n) for n in range(4)]
+
+
+def test_a_row_that_is_not_the_document_of_the_index_is_refused(tmp_path: Path, ingest_config):
+    raw, processed = tmp_path / "raw", tmp_path / "processed"
+    write_files(raw, range(3))
+    run_ingest(raw, processed, ingest_config)
+    last = stage.LastDocuments(processed / DOCUMENTS_FILE)
+    try:
+        known = last.index()
+        first = known["meldung-00"]
+        assert last.rows([stage.Reused("meldung-00", first.content_hash, first.position)])
+        with pytest.raises(stage.DamagedLastFile):
+            last.rows([stage.Reused("meldung-01", first.content_hash, first.position)])
+    finally:
+        last.close()
+
+
+def test_each_group_of_the_last_table_is_read_once_even_across_new_files(
+    tmp_path: Path, ingest_config, small_groups, monkeypatch
+):
+    raw, processed = tmp_path / "raw", tmp_path / "processed"
+    write_files(raw, range(0, 40, 10))  # 0, 10 | 20, 30: groups of 3 rows, the last one short
+    run_ingest(raw, processed, ingest_config)
+    write_files(raw, range(11, 19))  # a whole part of new files between 10 and 20
+    reads: list[int] = []
+    real_read = stage.LastDocuments._read
+
+    def counted(self: Any, group: int) -> Any:
+        reads.append(group)
+        return real_read(self, group)
+
+    monkeypatch.setattr(stage.LastDocuments, "_read", counted)
+    again = run_ingest(raw, processed, ingest_config)
+    assert again.reused == 4 and sorted(reads) == [0, 1]
+
+
+def test_a_reader_that_gives_too_few_or_too_many_outcomes_is_a_clear_error(tmp_path: Path, ingest_config):
+    raw = tmp_path / "raw"
+    write_files(raw, range(4))
+
+    def short(files: list[FileTask], folder: Path, config: dict[str, Any]) -> list[Any]:
+        return read_batch(files[:-1], folder, config)
+
+    def long(files: list[FileTask], folder: Path, config: dict[str, Any]) -> list[Any]:
+        return read_batch(files + files[:1], folder, config)
+
+    for reader, said in ((short, "fewer"), (long, "more")):
+        with pytest.raises(RuntimeError, match=f"{said} outcomes than files"):
+            list(stage.iter_documents(raw, ingest_config, stage.IngestResult(), reader=reader))
+
+
+def test_a_reader_read_to_the_end_ends_as_after_a_normal_run(tmp_path: Path, ingest_config):
+    """The Dask reader's session closes as interrupted when its generator is closed
+    early; after the last outcome it must end normally instead."""
+    raw = tmp_path / "raw"
+    write_files(raw, range(5))
+    endings: list[str] = []
+
+    def reader(files: list[FileTask], folder: Path, config: dict[str, Any]) -> Iterator[Any]:
+        try:
+            yield from read_batch(files, folder, config)
+        except GeneratorExit:
+            endings.append("closed early")
+            raise
+        endings.append("finished")
+
+    documents = list(stage.iter_documents(raw, ingest_config, stage.IngestResult(), reader=reader))
+    assert len(documents) == 5 and endings == ["finished"]

@@ -202,16 +202,19 @@ class IngestResult:
     notes: list[IngestProblem] = field(default_factory=list)  # nothing lost
     reused: int = 0
     kept: int = 0  # documents in the table
-    # ingest_files only: run_ingest writes them to the file as they come
+
+
+@dataclass
+class IngestedFiles(IngestResult):
     documents: list[Document] = field(default_factory=list)
 
 
 def ingest_files(
     raw_dir: Path, config: dict[str, Any], exclude: Iterable[Path] = (), reader: BatchReader | None = None
-) -> IngestResult:
+) -> IngestedFiles:
     """Pure part of the stage: read every file, never raise for a bad one. `exclude`:
     our own outputs, never read; `reader`: see iter_documents."""
-    result = IngestResult()
+    result = IngestedFiles()
     # without a last run every document is read (no Reused)
     documents = iter_documents(raw_dir, config, result, exclude=exclude, reader=reader)
     result.documents = [d for d in documents if isinstance(d, Document)]
@@ -251,7 +254,7 @@ def iter_documents(
                 report(item)
                 continue
             # taken in step, whatever this item turns out to need: read under the file's own doc_id
-            ahead = next(outcomes) if id(item) in read_ahead else None
+            ahead = _next_outcome(outcomes) if id(item) in read_ahead else None
             own_id = item.doc_id
             doc_id, renamed = unique_doc_id(item, taken_ids)
             item.doc_id = doc_id
@@ -285,6 +288,16 @@ def iter_documents(
             seen_hashes[document.content_hash] = item.relative
             result.kept += 1
             yield document
+        # run the reader to its end (a Dask session then closes as after a normal run)
+        if next(outcomes, None) is not None:
+            raise RuntimeError("the reader gave more outcomes than files")  # a bug, not bad input
+
+
+def _next_outcome(outcomes: Iterator[Document | IngestProblem]) -> Document | IngestProblem:
+    outcome = next(outcomes, None)
+    if outcome is None:
+        raise RuntimeError("the reader gave fewer outcomes than files")  # a bug, not bad input
+    return outcome
 
 
 def _read_ahead(
@@ -307,7 +320,7 @@ DOCUMENT_COLUMNS = list(Document.__dataclass_fields__)
 def documents_frame(documents: Iterable[Document | Reused], previous: LastDocuments | None = None) -> pd.DataFrame:
     """Rows of documents.parquet; a Reused document's row is copied from `previous`."""
     documents = list(documents)
-    copied = previous.rows([d.position for d in documents if isinstance(d, Reused)]) if previous else {}
+    copied = previous.rows([d for d in documents if isinstance(d, Reused)]) if previous else {}
     rows = []
     for document in documents:
         if isinstance(document, Reused):
@@ -322,14 +335,18 @@ def documents_frame(documents: Iterable[Document | Reused], previous: LastDocume
 
 
 class DamagedLastFile(Exception):
-    """A row group of the last run's documents.parquet cannot be read."""
+    """A row group of the last run's documents.parquet cannot be read, or is not the
+    table its index was read from."""
+
+
+INDEX_COLUMNS = ["doc_id", "source_path", "source_size", "source_mtime_ns", "content_hash"]
 
 
 class LastDocuments:
-    """The last run's documents.parquet, read a row group at a time for the rows of
-    the documents this run reuses. They come in listing order, as the rows were
-    written, so each group is read once; only the groups the current part needs are
-    kept."""
+    """The last run's documents.parquet, opened once: its index (without the texts) and,
+    a row group at a time, the rows of the documents this run reuses. Those come in the
+    file's order (the listing is sorted, and a reused file keeps its path), so each group
+    is read once; only the last groups needed are kept."""
 
     def __init__(self, path: Path) -> None:
         import pyarrow.parquet as pq
@@ -339,19 +356,41 @@ class LastDocuments:
         self._starts = list(itertools.accumulate(sizes, initial=0))
         self._groups: dict[int, list[dict[str, Any]]] = {}
 
-    def rows(self, positions: list[int]) -> dict[int, dict[str, Any]]:
-        """position → row, for rows of the last file."""
-        group_of = {p: bisect.bisect_right(self._starts, p) - 1 for p in positions}
+    def index(self) -> dict[str, KnownDocument] | None:
+        """doc_id → KnownDocument of every row; None where the table has other columns."""
+        if self._file.schema_arrow.names != DOCUMENT_COLUMNS:
+            return None
+        table = self._file.read(columns=INDEX_COLUMNS)
+        doc_ids, paths, sizes, mtimes, hashes = (table.column(c).to_pylist() for c in INDEX_COLUMNS)
+        return {
+            doc_id: KnownDocument(path, size, mtime, content_hash, position)
+            for position, (doc_id, path, size, mtime, content_hash) in enumerate(
+                zip(doc_ids, paths, sizes, mtimes, hashes, strict=True)
+            )
+        }
+
+    def rows(self, documents: list[Reused]) -> dict[int, dict[str, Any]]:
+        """position → row, for the documents' rows of the last file."""
+        if not documents:
+            return {}  # the groups stay: the next reused rows may be in the last one
+        group_of = {d.position: bisect.bisect_right(self._starts, d.position) - 1 for d in documents}
         self._groups = {g: self._groups[g] if g in self._groups else self._read(g) for g in set(group_of.values())}
-        return {p: self._groups[g][p - self._starts[g]] for p, g in group_of.items()}
+        rows = {p: self._groups[g][p - self._starts[g]] for p, g in group_of.items()}
+        for document in documents:
+            row = rows[document.position]
+            if (row["doc_id"], row["content_hash"]) != (document.doc_id, document.content_hash):
+                raise DamagedLastFile(f"row {document.position} is not {document.doc_id}")
+        return rows
 
     def _read(self, group: int) -> list[dict[str, Any]]:
+        import pyarrow as pa
+
         try:
             table = self._file.read_row_group(group, columns=DOCUMENT_COLUMNS)
-        except (OSError, ValueError) as exc:  # the index was read, but a page of texts is damaged
+            # rows from column lists: Arrow to Python values a column at a time
+            columns = [table.column(c).to_pylist() for c in DOCUMENT_COLUMNS]
+        except (OSError, ValueError, pa.ArrowException) as exc:  # the index was read, a page of texts is damaged
             raise DamagedLastFile(str(exc)) from exc
-        # rows from column lists: Arrow to Python values a column at a time
-        columns = [table.column(c).to_pylist() for c in DOCUMENT_COLUMNS]
         return [dict(zip(DOCUMENT_COLUMNS, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def close(self) -> None:
@@ -399,12 +438,20 @@ def run_ingest(
     # `raw_dir`: the same on the first run as on later ones, however the writing is timed
     processed_dir.mkdir(parents=True, exist_ok=True)
     excluded = [processed_dir, *exclude]
-    known = _known_documents(processed_dir, key)
+    last = _last_documents(processed_dir, key)
     try:
-        result = _write_documents(raw_dir, processed_dir, config, known, excluded, reader)
-    except DamagedLastFile:
+        result = _write_documents(raw_dir, processed_dir, config, last, excluded, reader)
+    except DamagedLastFile as damage:
         # a row of the last run's table cannot be read back: read every file again
         result = _write_documents(raw_dir, processed_dir, config, None, excluded, reader)
+        result.notes.append(
+            IngestProblem(
+                DOCUMENTS_FILE,
+                "last table unreadable",
+                f"the last run's {DOCUMENTS_FILE} cannot be read back ({damage}); every file was read again",
+                NOTE,
+            )
+        )
     write_json_atomic(processed_dir / INGEST_STATE_FILE, {"reader": key})
     write_text_atomic(processed_dir / ERRORS_FILE, errors_frame(result.problems + result.notes).to_csv(index=False))
     return result
@@ -414,20 +461,22 @@ def _write_documents(
     raw_dir: Path,
     processed_dir: Path,
     config: dict[str, Any],
-    known: dict[str, KnownDocument] | None,
+    last: tuple[LastDocuments, dict[str, KnownDocument]] | None,
     exclude: list[Path],
     reader: BatchReader | None,
 ) -> IngestResult:
-    documents_path = processed_dir / DOCUMENTS_FILE
-    previous = LastDocuments(documents_path) if known else None
     result = IngestResult()
-    stream = iter_documents(raw_dir, config, result, known, exclude, reader)
-    parts = (documents_frame(part, previous) for part in _chunks(stream, DOCUMENTS_ROW_GROUP))
+    previous, known = last if last is not None else (None, None)
     try:
+        stream = iter_documents(raw_dir, config, result, known, exclude, reader)
+        parts = (documents_frame(part, previous) for part in _chunks(stream, DOCUMENTS_ROW_GROUP))
         # the last file is closed before the new one replaces it (Windows cannot replace an open file)
         with contextlib.closing(stream):
             write_parquet_parts_atomic(
-                documents_path, parts, documents_frame([]), before_replace=previous.close if previous else None
+                processed_dir / DOCUMENTS_FILE,
+                parts,
+                documents_frame([]),
+                before_replace=previous.close if previous else None,
             )
     finally:
         if previous is not None:
@@ -439,24 +488,23 @@ def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
     return iter(lambda: list(itertools.islice(items, size)), [])
 
 
-def _known_documents(processed_dir: Path, key: str) -> dict[str, KnownDocument] | None:
-    """The last run's documents by doc_id (not their texts), when it read them the same way."""
-    import pyarrow.parquet as pq
+def _last_documents(processed_dir: Path, key: str) -> tuple[LastDocuments, dict[str, KnownDocument]] | None:
+    """The last run's documents and their index, when it read them the same way (and
+    they can be read)."""
+    import pyarrow as pa
 
     state_path, documents_path = processed_dir / INGEST_STATE_FILE, processed_dir / DOCUMENTS_FILE
-    index = ["doc_id", "source_path", "source_size", "source_mtime_ns", "content_hash"]
     try:
         if json.loads(state_path.read_text(encoding="utf-8")).get("reader") != key:
             return None
-        if pq.read_schema(documents_path).names != DOCUMENT_COLUMNS:
-            return None
-        previous = pq.read_table(documents_path, columns=index)
-    except (OSError, ValueError, AttributeError):
+        previous = LastDocuments(documents_path)
+    except (OSError, ValueError, AttributeError, pa.ArrowException):
         return None  # no usable state: read everything
-    doc_ids, paths, sizes, mtimes, hashes = (previous.column(c).to_pylist() for c in index)
-    return {
-        doc_id: KnownDocument(path, size, mtime, content_hash, position)
-        for position, (doc_id, path, size, mtime, content_hash) in enumerate(
-            zip(doc_ids, paths, sizes, mtimes, hashes, strict=True)
-        )
-    }
+    try:
+        known = previous.index()
+    except (OSError, ValueError, pa.ArrowException):
+        known = None
+    if known:
+        return previous, known
+    previous.close()
+    return None
