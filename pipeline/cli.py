@@ -473,7 +473,7 @@ def ingest(
 ) -> None:
     """Stage 1: read .txt/.md/.html press releases into documents.parquet."""
     cfg = _config(config, raw_dir, processed_dir, engine=engine, scheduler=scheduler)
-    with _engine(cfg):
+    with _stage_lock(cfg, creates_folder=True), _engine(cfg):
         code = _ingest(cfg)
     raise typer.Exit(code)
 
@@ -490,7 +490,7 @@ def extract(
     """Stage 2: German NER plus rules over documents.parquet into mentions.parquet."""
     cfg = _config(config, None, processed_dir, model, n_process, engine=engine, scheduler=scheduler)
     _require_model(cfg["model"])
-    with _engine(cfg):
+    with _stage_lock(cfg), _engine(cfg):
         _extract(cfg)
 
 
@@ -503,7 +503,7 @@ def resolve(
 ) -> None:
     """Stage 3: merge variant names across documents into entities (entities.parquet)."""
     cfg = _config(config, None, processed_dir, engine=engine, scheduler=scheduler)
-    with _engine(cfg):
+    with _stage_lock(cfg), _engine(cfg):
         _resolve(cfg)
 
 
@@ -512,7 +512,9 @@ def export(
     config: ConfigOption = None, processed_dir: ProcessedOption = None, csv_dialect: DialectOption = None
 ) -> None:
     """Stage 4: people/places/organisations/mentions as CSV (UTF-8 BOM) and one XLSX workbook."""
-    _export(_config(config, None, processed_dir, csv_dialect=csv_dialect))
+    cfg = _config(config, None, processed_dir, csv_dialect=csv_dialect)
+    with _stage_lock(cfg):
+        _export(cfg)
 
 
 @app.command(epilog=example("report"))
@@ -520,7 +522,9 @@ def report(
     config: ConfigOption = None, processed_dir: ProcessedOption = None, csv_dialect: DialectOption = None
 ) -> None:
     """Stage 5: discrepancies for review (discrepancies.csv and a self-contained discrepancies.html)."""
-    _report(_config(config, None, processed_dir, csv_dialect=csv_dialect))
+    cfg = _config(config, None, processed_dir, csv_dialect=csv_dialect)
+    with _stage_lock(cfg):
+        _report(cfg)
 
 
 @app.command(
@@ -568,6 +572,14 @@ def run(
         if workbook is not None:
             _workbook(workbook)
     raise typer.Exit(code)
+
+
+def _stage_lock(cfg: dict[str, Any], creates_folder: bool = False) -> contextlib.AbstractContextManager[None]:
+    """A stage run alone takes the lock `run` takes, so it never writes beside a run or
+    another stage on the same folder. Only ingest creates the folder; a later stage on a
+    folder that is not there says its input is missing and leaves no empty folder behind."""
+    folder = Path(cfg["paths"]["processed_dir"])
+    return _processed_folder_lock(folder) if creates_folder or folder.is_dir() else contextlib.nullcontext()
 
 
 @contextlib.contextmanager

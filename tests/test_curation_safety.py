@@ -58,6 +58,32 @@ def test_a_second_run_on_one_processed_folder_waits_for_the_first(tmp_path: Path
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("stage", ["ingest", "report"])
+def test_a_stage_run_alone_waits_for_a_run_on_its_folder(tmp_path: Path, stage: str):
+    config = write_run_config(tmp_path)
+    (tmp_path / "processed").mkdir()
+    lock = FileLock(str(tmp_path / "processed" / ".presseabgleich.lock"))
+    lock.acquire()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", stage, "--config", str(config)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        first = process.stderr.readline()
+        assert "ein anderer Lauf schreibt gerade" in first, first
+        time.sleep(1)
+        assert process.poll() is None
+        assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == [".presseabgleich.lock"]
+    finally:
+        lock.release()
+    process.wait(timeout=300)  # then it runs (the report without inputs says so and stops)
+    assert (tmp_path / "processed" / "documents.parquet").exists() == (stage == "ingest")
+
+
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_naming_the_file_and_the_old_outputs_stay(tmp_path: Path):
     config = write_run_config(tmp_path)
     assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0
