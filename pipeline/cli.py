@@ -291,6 +291,14 @@ def no_model_message(model_config: dict[str, Any]) -> str | None:
     )
 
 
+def _require_raw_dir(cfg: dict[str, Any]) -> None:
+    """Say at once when the input folder is not there, before the processed folder is made."""
+    raw_dir = Path(cfg["paths"]["raw_dir"])
+    if not raw_dir.is_dir():
+        log(_error(FileNotFoundError(f"input folder {raw_dir} does not exist")))
+        raise typer.Exit(1)
+
+
 def _require_model(model_config: dict[str, Any]) -> None:
     message = no_model_message(model_config)
     if message is not None:
@@ -473,6 +481,7 @@ def ingest(
 ) -> None:
     """Stage 1: read .txt/.md/.html press releases into documents.parquet."""
     cfg = _config(config, raw_dir, processed_dir, engine=engine, scheduler=scheduler)
+    _require_raw_dir(cfg)
     with _stage_lock(cfg, creates_folder=True), _engine(cfg):
         code = _ingest(cfg)
     raise typer.Exit(code)
@@ -546,13 +555,14 @@ def run(
     from pipeline.review.state import CurationFilesMissing, check_curation_files
 
     cfg = _config(config, raw_dir, processed_dir, model, n_process, csv_dialect, engine, scheduler)
-    try:
-        check_curation_files(Path(cfg["paths"]["processed_dir"]), cfg)
-    except CurationFilesMissing as exc:
-        log(_error(exc))
-        raise typer.Exit(1) from exc
+    _require_raw_dir(cfg)
     _require_model(cfg["model"])  # before any work: say at once when no model can be had
     with _processed_folder_lock(Path(cfg["paths"]["processed_dir"])):
+        try:  # under the lock: a stage running beside us may be about to record them
+            check_curation_files(Path(cfg["paths"]["processed_dir"]), cfg)
+        except CurationFilesMissing as exc:
+            log(_error(exc))
+            raise typer.Exit(1) from exc
         _remove_stale_temporaries(cfg)
         with _engine(cfg):  # one cluster for all three stages
             code = _ingest(cfg)

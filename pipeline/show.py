@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -339,23 +339,26 @@ def write_pages(
         marks = marks_by_document(mentions[mentions["doc_id"].isin(wanted)])
         links_of = links_by_document(changed_links)
         rows = entity_rows(entities[entities["entity_id"].isin(set(changed_links["entity_id"].tolist()))])
-        headers = {row[0]: row for row in changed[PAGE_COLUMNS[:-1]].itertuples(index=False, name=None)}
-        texts = document_rows(processed_dir / DOCUMENTS_FILE, wanted, ["doc_id", "text"])
+        headers = {row[0]: row for row in changed[PAGE_COLUMNS].itertuples(index=False, name=None)}
+        texts = document_rows(processed_dir / DOCUMENTS_FILE, wanted, ["doc_id", "text", "content_hash"])
+        as_fingerprinted: set[str] = set()  # pages written from the text their fingerprint names
+
+        def pages() -> Iterator[tuple[Path, str]]:
+            for doc_id, text, content_hash in texts:
+                header = headers[doc_id]
+                if content_hash == header[-1]:
+                    as_fingerprinted.add(page_name(doc_id))
+                document = PageDocument(*header[:-1], text)
+                marked, links_here = marks.get(doc_id, []), links_of.get(doc_id, [])
+                yield folder / page_name(doc_id), _render(document, marked, links_here, rows, back)[0]
+
         folder.mkdir(parents=True, exist_ok=True)
         # not durable: a later report makes a lost page again
-        write_small_texts_atomic(
-            (
-                folder / page_name(doc_id),
-                _render(
-                    PageDocument(*headers[doc_id], text),
-                    marks.get(doc_id, []),
-                    links_of.get(doc_id, []),
-                    rows,
-                    back,
-                )[0],
-            )
-            for doc_id, text in texts
-        )
+        write_small_texts_atomic(pages())
+        # a page not written, or written from another text than its fingerprint's (the
+        # file changed meanwhile), is not recorded: the next report writes it again
+        unwritten = {name for name, do in zip(names, todo, strict=True) if do} - as_fingerprinted
+        fingerprints = {name: f for name, f in fingerprints.items() if name not in unwritten}
     if folder.is_dir():
         keep = set(names) if doc_ids is None else {page_name(d) for d in documents["doc_id"].tolist()}
         for entry in entries:

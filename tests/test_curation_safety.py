@@ -61,6 +61,14 @@ def test_a_second_run_on_one_processed_folder_waits_for_the_first(tmp_path: Path
     assert (tmp_path / "processed" / "documents.parquet").exists() == (command != "report")
 
 
+def test_ingest_of_a_missing_input_folder_leaves_no_processed_folder(tmp_path: Path):
+    result = CliRunner().invoke(
+        app, ["ingest", "--raw-dir", str(tmp_path / "nicht-da"), "--processed-dir", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1 and "nicht-da" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_a_full_disk_is_one_line_naming_the_file_and_the_old_outputs_stay(tmp_path: Path):
     config = write_run_config(tmp_path)

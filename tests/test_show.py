@@ -380,3 +380,19 @@ def test_the_report_reads_no_texts_of_the_documents(sample_run, tmp_path, monkey
     assert pages == sorted(p.name for p in (sample_run / "show").glob("*.html"))
     for name in pages:
         assert (processed / "show" / name).read_bytes() == (sample_run / "show" / name).read_bytes()
+
+
+def test_a_page_written_from_another_text_than_its_fingerprints_is_written_again(tmp_path):
+    """documents.parquet changed between the report's read and the pages' (a run beside
+    it): the page shows the file's text, and is not recorded as up to date, so the next
+    report writes it from the text it names."""
+    document, mentions, links, entities = parts()
+    old = saved(pd.DataFrame([document.to_dict()]), tmp_path)
+    newer = with_hashes(old.assign(text=[TEXT.replace("Freunde", "Nachbarn")]))
+    pages = write_pages(tmp_path, newer, mentions, links, entities, tmp_path / "r.html")
+    page = tmp_path / pages["d"]
+    assert "Freunde" in page.read_text(encoding="utf-8")
+    assert page.name not in json.loads((tmp_path / "show" / ".pages.json").read_text(encoding="utf-8"))["pages"]
+    saved(newer, tmp_path)
+    write_pages(tmp_path, newer, mentions, links, entities, tmp_path / "r.html")
+    assert "Nachbarn" in page.read_text(encoding="utf-8")
