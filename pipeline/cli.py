@@ -337,7 +337,7 @@ def _resolve(cfg: dict[str, Any]) -> None:
 
             mapper = batch_mapper(cfg, log=log)
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        result = run_resolve(processed_dir, cfg, run_stamp=stamp, mapper=mapper)
+        result = run_resolve(processed_dir, cfg, run_stamp=stamp, mapper=mapper, log=log)
         record_curation_files(processed_dir, cfg)
     except (FileNotFoundError, ValueError, DecisionsFileError, CurationFilesMissing) as exc:
         log(_error(exc))

@@ -39,6 +39,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "interrupted: outputs written so far are complete; nothing was half-written",
     },
     "took": {"de": "        {stage} dauerte {seconds} s", "en": "        {stage} took {seconds} s"},
+    "waiting_for_registry": {
+        "de": "ein anderer Lauf schreibt gerade die ID-Liste {file}; warte, bis er fertig ist (Strg+C bricht ab)",
+        "en": "another run is writing the ID registry {file}; waiting for it to finish (Ctrl-C to stop)",
+    },
     "waiting_for_run": {
         "de": "ein anderer Lauf schreibt gerade in {folder}; warte, bis er fertig ist (Strg+C bricht ab)",
         "en": "another run is writing {folder}; waiting for it to finish (Ctrl-C to stop)",

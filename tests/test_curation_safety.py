@@ -61,6 +61,36 @@ def test_a_second_run_on_one_processed_folder_waits_for_the_first(tmp_path: Path
     assert (tmp_path / "processed" / "documents.parquet").exists() == (command != "report")
 
 
+@pytest.mark.slow
+def test_a_resolve_waits_for_another_run_writing_the_shared_id_registry(tmp_path: Path, sample_run):
+    """Two processed folders may share one registry (each folder has its own run lock):
+    resolve reads and writes it under the registry's own lock."""
+    import shutil
+
+    config = write_run_config(tmp_path)
+    shutil.copytree(sample_run, tmp_path / "processed")
+    shutil.copy(sample_run.parent / "entity_ids.csv", tmp_path / "entity_ids.csv")
+    before = (tmp_path / "entity_ids.csv").read_bytes()
+    lock = FileLock(str(tmp_path / ".entity_ids.csv.lock"))
+    lock.acquire()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "resolve", "--config", str(config)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        first = process.stderr.readline()
+        assert "ein anderer Lauf schreibt gerade die ID-Liste" in first, first
+        time.sleep(1)
+        assert process.poll() is None
+    finally:
+        lock.release()
+    assert process.wait(timeout=300) == 0
+    assert (tmp_path / "entity_ids.csv").read_bytes() == before  # the same entities, the same IDs
+
+
 def test_ingest_of_a_missing_input_folder_leaves_no_processed_folder(tmp_path: Path):
     result = CliRunner().invoke(
         app, ["ingest", "--raw-dir", str(tmp_path / "nicht-da"), "--processed-dir", str(tmp_path / "out")]

@@ -19,8 +19,10 @@ so the same corpus gets the same IDs on any machine and in any folder.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,28 @@ from pipeline.resolve.frames import records_frame
 
 REGISTRY_COLUMNS = ["node", "entity_id", "type", "registered", "run"]
 ID_PREFIX = {"PER": "P", "LOC": "L", "ORG": "O"}
+
+
+@contextlib.contextmanager
+def registry_lock(path: Path, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Held from reading the ID registry to writing it: several processed folders (each
+    with its own run lock) may share one registry, and a run that read it before another
+    wrote it would drop that run's new IDs. The lock file is hidden (ingest never lists it)
+    and beside the registry itself, where that is a link to a shared drive."""
+    from filelock import FileLock, Timeout
+
+    target = path.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(target.parent / f".{target.name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def load_registry(path: Path) -> pd.DataFrame:

@@ -29,6 +29,7 @@ import pandas as pd
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE
 from pipeline.io import code_key, read_parquet, write_parquet_atomic, write_text_atomic
+from pipeline.messages import say
 from pipeline.resolve.canonical import choose_canonical
 from pipeline.resolve.cluster import CannotLink, ConstrainedUnionFind, MustLink, cluster_nodes
 from pipeline.resolve.forms import (
@@ -44,7 +45,7 @@ from pipeline.resolve.forms import (
     scoped_node,
 )
 from pipeline.resolve.frames import records_frame
-from pipeline.resolve.ids import Lineage, assign_ids, load_registry, updated_registry
+from pipeline.resolve.ids import Lineage, assign_ids, load_registry, registry_lock, updated_registry
 from pipeline.resolve.pairs import Pair, pairs_frame, score_pairs
 from pipeline.review.decisions import Decision, judgements_in_force, read_decisions
 
@@ -616,59 +617,65 @@ def _known_names(path: Path, normaliser: str) -> Normalised:
 
 
 def run_resolve(
-    processed_dir: Path, config: dict[str, Any], run_stamp: str = "", mapper: Mapper | None = None
+    processed_dir: Path,
+    config: dict[str, Any],
+    run_stamp: str = "",
+    mapper: Mapper | None = None,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Stage entry point: mentions.parquet (+ decisions, ID registry) → entities and pair tables."""
+    """Stage entry point: mentions.parquet (+ decisions, ID registry) → entities and pair
+    tables. The ID registry is read and written under its own lock (registry_lock)."""
     from pipeline.extract import MENTIONS_FILE
 
     mentions = read_parquet(processed_dir / MENTIONS_FILE, "extract")
     # not the texts: resolve needs where a document comes from and when it appeared
     documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest", ["doc_id", "published", "issuer", "issuer_city"])
     registry_path = Path(config["paths"]["entity_ids_file"])
-    registry = load_registry(registry_path)
-    decisions, problems = read_decisions(Path(config["paths"]["decisions_file"]))
-    normaliser = normaliser_key()
-    result = resolve(
-        mentions,
-        documents,
-        registry,
-        config["resolve"],
-        run_stamp=run_stamp,
-        decisions=decisions,
-        previous=previous_assignment(processed_dir / MENTION_ENTITIES_FILE, registry),
-        normalised=_known_names(processed_dir / NORMALISED_FILE, normaliser),
-        mapper=mapper,
-    )
-    invalid = pd.DataFrame(
-        [
-            {
-                "decision_id": p.decision_id,
-                "action": "",
-                "entity_id": "",
-                "value": "",
-                "status": "invalid",
-                "detail": f"line {p.line}: {p.problem}",
-                "line": p.line,
-            }
-            for p in problems
-        ],
-        columns=STATUS_COLUMNS,
-    )
-    statuses = (
-        pd.concat([result["decision_statuses"], invalid], ignore_index=True)
-        if problems
-        else result["decision_statuses"]
-    )
-    result["decision_statuses"] = statuses.sort_values(["line", "decision_id"], kind="stable", ignore_index=True)
-    write_parquet_atomic(processed_dir / DECISION_STATUS_FILE, result["decision_statuses"])
-    write_parquet_atomic(processed_dir / ENTITIES_FILE, result["entities"])
-    write_parquet_atomic(processed_dir / MENTION_ENTITIES_FILE, result["links"])
-    write_parquet_atomic(processed_dir / PAIRS_FILE, result["pairs"])
-    write_parquet_atomic(processed_dir / CANDIDATES_FILE, result["candidates"])
-    write_parquet_atomic(processed_dir / FACTS_FILE, result["facts"])
-    write_parquet_atomic(
-        processed_dir / NORMALISED_FILE, normalised_table(result["normalised"]).assign(normaliser=normaliser)
-    )
-    if not registry_path.is_file() or len(result["registry"]) != len(registry):
-        write_text_atomic(registry_path, result["registry"].to_csv(index=False))
-    return result
+    with registry_lock(registry_path, on_wait=lambda: log(say("waiting_for_registry", file=registry_path))):
+        registry = load_registry(registry_path)
+        decisions, problems = read_decisions(Path(config["paths"]["decisions_file"]))
+        normaliser = normaliser_key()
+        result = resolve(
+            mentions,
+            documents,
+            registry,
+            config["resolve"],
+            run_stamp=run_stamp,
+            decisions=decisions,
+            previous=previous_assignment(processed_dir / MENTION_ENTITIES_FILE, registry),
+            normalised=_known_names(processed_dir / NORMALISED_FILE, normaliser),
+            mapper=mapper,
+        )
+        invalid = pd.DataFrame(
+            [
+                {
+                    "decision_id": p.decision_id,
+                    "action": "",
+                    "entity_id": "",
+                    "value": "",
+                    "status": "invalid",
+                    "detail": f"line {p.line}: {p.problem}",
+                    "line": p.line,
+                }
+                for p in problems
+            ],
+            columns=STATUS_COLUMNS,
+        )
+        statuses = (
+            pd.concat([result["decision_statuses"], invalid], ignore_index=True)
+            if problems
+            else result["decision_statuses"]
+        )
+        result["decision_statuses"] = statuses.sort_values(["line", "decision_id"], kind="stable", ignore_index=True)
+        write_parquet_atomic(processed_dir / DECISION_STATUS_FILE, result["decision_statuses"])
+        write_parquet_atomic(processed_dir / ENTITIES_FILE, result["entities"])
+        write_parquet_atomic(processed_dir / MENTION_ENTITIES_FILE, result["links"])
+        write_parquet_atomic(processed_dir / PAIRS_FILE, result["pairs"])
+        write_parquet_atomic(processed_dir / CANDIDATES_FILE, result["candidates"])
+        write_parquet_atomic(processed_dir / FACTS_FILE, result["facts"])
+        write_parquet_atomic(
+            processed_dir / NORMALISED_FILE, normalised_table(result["normalised"]).assign(normaliser=normaliser)
+        )
+        if not registry_path.is_file() or len(result["registry"]) != len(registry):
+            write_text_atomic(registry_path, result["registry"].to_csv(index=False))
+        return result
