@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -33,16 +34,13 @@ def test_a_workbook_writer_whose_run_is_gone_replaces_nothing(tmp_path: Path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("command", ["run", "ingest", "report"])
-def test_a_second_run_on_one_processed_folder_waits_for_the_first(tmp_path: Path, command: str):
-    """A run, and a stage run alone, wait for the lock of a run already on the folder."""
-    config = write_run_config(tmp_path)
-    (tmp_path / "processed").mkdir()
-    lock = FileLock(str(tmp_path / "processed" / ".presseabgleich.lock"))
+def waiting_until_released(lock_file: Path, command: list[str], said: str, check: Callable[[], None]) -> int:
+    """Starts `presseabgleich COMMAND` while `lock_file` is held: it says `said` first and
+    waits (`check` runs while it does); released, it runs. Returns its exit code."""
+    lock = FileLock(str(lock_file))
     lock.acquire()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", command, "--config", str(config)],
+        [sys.executable, "-m", "pipeline", *command],
         cwd=REPO,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -50,15 +48,34 @@ def test_a_second_run_on_one_processed_folder_waits_for_the_first(tmp_path: Path
     )
     try:
         first = process.stderr.readline()
-        assert "ein anderer Lauf schreibt gerade" in first, first
+        assert said in first, first
         time.sleep(1)
-        assert process.poll() is None  # still waiting, nothing written
-        assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == [".presseabgleich.lock"]
+        assert process.poll() is None  # still waiting
+        check()
     finally:
         lock.release()
-    code = process.wait(timeout=300)  # then it runs (a report without inputs says so and stops)
-    assert code == 0 or command == "report"
-    assert (tmp_path / "processed" / "documents.parquet").exists() == (command != "report")
+    return process.wait(timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["run", "ingest", "report"])
+def test_a_second_run_on_one_processed_folder_waits_for_the_first(tmp_path: Path, command: str):
+    """A run, and a stage run alone, wait for the lock of a run already on the folder."""
+    config = write_run_config(tmp_path)
+    processed = tmp_path / "processed"
+    processed.mkdir()
+
+    def nothing_written() -> None:
+        assert sorted(p.name for p in processed.iterdir()) == [".presseabgleich.lock"]
+
+    code = waiting_until_released(
+        processed / ".presseabgleich.lock",
+        [command, "--config", str(config)],
+        "ein anderer Lauf schreibt gerade in",
+        nothing_written,
+    )
+    assert code == 0 or command == "report"  # a report without inputs says so and stops
+    assert (processed / "documents.parquet").exists() == (command != "report")
 
 
 @pytest.mark.slow
@@ -69,26 +86,21 @@ def test_a_resolve_waits_for_another_run_writing_the_shared_id_registry(tmp_path
 
     config = write_run_config(tmp_path)
     shutil.copytree(sample_run, tmp_path / "processed")
-    shutil.copy(sample_run.parent / "entity_ids.csv", tmp_path / "entity_ids.csv")
-    before = (tmp_path / "entity_ids.csv").read_bytes()
-    lock = FileLock(str(tmp_path / ".entity_ids.csv.lock"))
-    lock.acquire()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "resolve", "--config", str(config)],
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
+    registry = tmp_path / "entity_ids.csv"
+    shutil.copy(sample_run.parent / "entity_ids.csv", registry)
+    before = registry.read_bytes()
+
+    def registry_as_it_was() -> None:
+        assert registry.read_bytes() == before
+
+    code = waiting_until_released(
+        tmp_path / ".entity_ids.csv.lock",
+        ["resolve", "--config", str(config)],
+        "ein anderer Lauf schreibt gerade die ID-Liste",
+        registry_as_it_was,
     )
-    try:
-        first = process.stderr.readline()
-        assert "ein anderer Lauf schreibt gerade die ID-Liste" in first, first
-        time.sleep(1)
-        assert process.poll() is None
-    finally:
-        lock.release()
-    assert process.wait(timeout=300) == 0
-    assert (tmp_path / "entity_ids.csv").read_bytes() == before  # the same entities, the same IDs
+    assert code == 0
+    assert registry.read_bytes() == before  # the same entities, the same IDs
 
 
 def test_ingest_of_a_missing_input_folder_leaves_no_processed_folder(tmp_path: Path):
