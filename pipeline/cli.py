@@ -236,7 +236,11 @@ def _ingest(cfg: dict[str, Any]) -> int:
 
     raw_dir = Path(cfg["paths"]["raw_dir"])
     processed_dir = Path(cfg["paths"]["processed_dir"])
-    own_files = [Path(cfg["paths"]["entity_ids_file"]), Path(cfg["paths"]["decisions_file"])]
+    from pipeline.review.decisions import decisions_lock
+
+    decisions_file = Path(cfg["paths"]["decisions_file"])
+    # the registry's lock is a hidden file, which ingest never lists; the decisions' is not
+    own_files = [Path(cfg["paths"]["entity_ids_file"]), decisions_file, decisions_lock(decisions_file)]
     try:
         reader = None
         if cfg["engine"]["kind"] == "dask":

@@ -103,6 +103,19 @@ def test_a_resolve_waits_for_another_run_writing_the_shared_id_registry(tmp_path
     assert registry.read_bytes() == before  # the same entities, the same IDs
 
 
+def test_the_lock_file_of_the_decisions_is_our_own_output_not_an_input(tmp_path: Path, monkeypatch):
+    """`--raw-dir .` where `review` has left data/decisions.csv.lock: a note, not a skipped file."""
+    from pipeline.review.decisions import decisions_lock
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "meldung.txt").write_text("Meldung\n\nHagen, 3. März 2025 – Text.", encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    decisions_lock(tmp_path / "data" / "decisions.csv").touch()
+    result = CliRunner().invoke(app, ["--language", "en", "ingest", "--raw-dir", ".", "--processed-dir", "out"])
+    assert result.exit_code == 0, result.output
+    assert "skipped: 0" in result.output and "decisions.csv.lock: own output" in result.output
+
+
 def test_ingest_of_a_missing_input_folder_leaves_no_processed_folder(tmp_path: Path):
     result = CliRunner().invoke(
         app, ["ingest", "--raw-dir", str(tmp_path / "nicht-da"), "--processed-dir", str(tmp_path / "out")]

@@ -264,13 +264,18 @@ def _used_ids(text: str, delimiter: str) -> set[str]:
     return ids
 
 
+def decisions_lock(path: Path) -> Path:
+    """The lock file `append_decision` takes beside the decisions file."""
+    return Path(str(path) + ".lock")
+
+
 def append_decision(path: Path, decision: Decision) -> Decision:
     """Append one decision under a lock; creates the file (UTF-8 with BOM, comma) if missing.
 
     Existing content is never rewritten: the line is appended in the file's own
     delimiter and encoding and fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=60):
+    with FileLock(str(decisions_lock(path)), timeout=60):
         if path.is_file() and path.stat().st_size > 0:
             text, encoding = _decode(path)
             header_line = next(line for line in text.splitlines() if line.strip())
