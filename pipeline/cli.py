@@ -297,10 +297,13 @@ def no_model_message(model_config: dict[str, Any]) -> str | None:
 
 def _require_raw_dir(cfg: dict[str, Any]) -> None:
     """Say at once when the input folder is not there, before the processed folder is made."""
-    raw_dir = Path(cfg["paths"]["raw_dir"])
-    if not raw_dir.is_dir():
-        log(_error(FileNotFoundError(f"input folder {raw_dir} does not exist")))
-        raise typer.Exit(1)
+    from pipeline.ingest import require_input_folder
+
+    try:
+        require_input_folder(Path(cfg["paths"]["raw_dir"]))
+    except FileNotFoundError as exc:
+        log(_error(exc))
+        raise typer.Exit(1) from exc
 
 
 def _require_model(model_config: dict[str, Any]) -> None:
@@ -600,19 +603,11 @@ def _stage_lock(cfg: dict[str, Any], creates_folder: bool = False) -> contextlib
 def _processed_folder_lock(folder: Path) -> Iterator[None]:
     """One run at a time per processed folder: a second one waits (and says so) instead of
     mixing its outputs with the first one's."""
-    from filelock import FileLock, Timeout
+    from pipeline.io import waiting_lock
 
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(folder / ".presseabgleich.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log(say("waiting_for_run", folder=folder))
-        lock.acquire()
-    try:
+    with waiting_lock(folder / ".presseabgleich.lock", lambda: log(say("waiting_for_run", folder=folder))):
         yield
-    finally:
-        lock.release()
 
 
 @app.command(epilog=example("evaluate --gold-dir ../shared/seeds"))

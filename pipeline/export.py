@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import xlsxwriter
 
 from pipeline.columns import (
@@ -54,7 +53,7 @@ from pipeline.columns import (
     german_headers,
 )
 from pipeline.ingest import DOCUMENTS_FILE
-from pipeline.io import MissingInput, OutputWriteError, atomic_path, write_atomic
+from pipeline.io import OutputWriteError, atomic_path, read_columns, write_atomic
 from pipeline.messages import language, say, set_language
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, MENTION_ENTITIES_FILE
 from pipeline.review.decisions import DECISION_COLUMNS
@@ -390,18 +389,6 @@ def _check_parent(path: Path, parent_pid: int | None) -> None:
         # the run that asked for this workbook was killed: a newer run may have written
         # one since, which these older tables must not replace
         raise SystemExit(f"{path}: the run that started this workbook is gone; not replacing the file")
-
-
-def read_columns(path: Path, stage_hint: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """A stage's file (those of `columns` it has; default all), text left in Arrow: for the
-    stages that work on whole columns and walk (as Python lists) only some rows, where
-    read_parquet's Python strings would cost more than all the rest."""
-    if not path.is_file():
-        raise MissingInput(path, stage_hint)
-    if columns is not None:
-        present = set(pq.read_schema(path).names)
-        columns = [c for c in columns if c in present]
-    return pd.read_parquet(path, columns=columns)
 
 
 def build_tables(entities: pd.DataFrame, links: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -66,6 +66,24 @@ def atomic_path(target: Path, durable: bool = True) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def waiting_lock(lock_file: Path, on_wait: Callable[[], None]) -> Iterator[None]:
+    """`lock_file` held for the block; where another process holds it, `on_wait` says so
+    once and the block waits for it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 class OutputWriteError(OSError):
     """An output could not be written (disk full, no permission); the previous version is intact."""
 
@@ -131,10 +149,9 @@ def write_json_atomic(target: Path, data: Any) -> None:
     write_text_atomic(target, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
-def write_parquet_atomic(target: Path, frame: pd.DataFrame, row_group_size: int | None = None) -> None:
-    """`row_group_size`: rows per row group, for a file a later stage reads in parts."""
+def write_parquet_atomic(target: Path, frame: pd.DataFrame) -> None:
     with atomic_path(target) as tmp:
-        frame.to_parquet(tmp, index=False, row_group_size=row_group_size)
+        frame.to_parquet(tmp, index=False)
 
 
 class _PartsFailed(Exception):
@@ -191,8 +208,10 @@ def write_parquet_parts_atomic(
     return rows
 
 
-def read_parquet(path: Path, stage_hint: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """A stage's file (those of `columns` it has; default all), text as Python strings."""
+def read_columns(path: Path, stage_hint: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A stage's file (those of `columns` it has; default all), text left in Arrow: for the
+    stages that work on whole columns and walk (as Python lists) only some rows, where
+    read_parquet's Python strings would cost more than all the rest."""
     if not Path(path).is_file():
         raise MissingInput(Path(path), stage_hint)
     if columns is not None:
@@ -200,7 +219,12 @@ def read_parquet(path: Path, stage_hint: str, columns: list[str] | None = None) 
 
         present = set(pq.read_schema(path).names)
         columns = [c for c in columns if c in present]
-    frame = pd.read_parquet(path, columns=columns)
+    return pd.read_parquet(path, columns=columns)
+
+
+def read_parquet(path: Path, stage_hint: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A stage's file (those of `columns` it has; default all), text as Python strings."""
+    frame = read_columns(path, stage_hint, columns)
     # pandas 3 reads text as Arrow-backed strings; the stages walk their values one
     # by one, which is several times faster over plain Python strings.
     return frame.astype({c: object for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)})

@@ -23,6 +23,7 @@ from pipeline.ingest.stage import (
     document_rows,
     ingest_files,
     read_document,
+    require_input_folder,
     run_ingest,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "plain_to_text",
     "printable_name",
     "read_document",
+    "require_input_folder",
     "run_ingest",
     "source_offset",
     "source_span",

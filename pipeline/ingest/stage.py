@@ -422,6 +422,11 @@ def errors_frame(problems: Iterable[IngestProblem]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ERROR_COLUMNS)
 
 
+def require_input_folder(raw_dir: Path) -> None:
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(f"input folder {raw_dir} does not exist")
+
+
 def run_ingest(
     raw_dir: Path,
     processed_dir: Path,
@@ -434,8 +439,7 @@ def run_ingest(
     never read as input, even where they lie inside `raw_dir`. The documents are
     written a row group at a time as they are read, the rows of unchanged files copied
     from the last run's file, so the corpus is never in memory as a whole."""
-    if not raw_dir.is_dir():
-        raise FileNotFoundError(f"input folder {raw_dir} does not exist")
+    require_input_folder(raw_dir)
     key = reader_key(config)
     # made before the listing, which lists it as our own output wherever it lies inside
     # `raw_dir`: the same on the first run as on later ones, however the writing is timed

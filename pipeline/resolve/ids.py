@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from pipeline.io import waiting_lock
 from pipeline.resolve.forms import Form
 from pipeline.resolve.frames import records_frame
 
@@ -35,26 +36,14 @@ REGISTRY_COLUMNS = ["node", "entity_id", "type", "registered", "run"]
 ID_PREFIX = {"PER": "P", "LOC": "L", "ORG": "O"}
 
 
-@contextlib.contextmanager
-def registry_lock(path: Path, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
+def registry_lock(path: Path, on_wait: Callable[[], None] = lambda: None) -> contextlib.AbstractContextManager[None]:
     """Held from reading the ID registry to writing it: several processed folders (each
     with its own run lock) may share one registry, and a run that read it before another
     wrote it would drop that run's new IDs. The lock file is hidden (ingest never lists it)
     and beside the registry itself, where that is a link to a shared drive."""
-    from filelock import FileLock, Timeout
-
     target = path.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(target.parent / f".{target.name}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        on_wait()
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
+    return waiting_lock(target.parent / f".{target.name}.lock", on_wait)
 
 
 def load_registry(path: Path) -> pd.DataFrame:

@@ -39,11 +39,11 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rapidfuzz.distance import Levenshtein
 
-from pipeline.export import DISCREPANCIES_FILE, flatten_lists, read_columns, write_csv
+from pipeline.export import DISCREPANCIES_FILE, flatten_lists, write_csv
 from pipeline.extract import MENTIONS_FILE
 from pipeline.gazetteers import load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
-from pipeline.io import read_parquet, write_parquet_atomic, write_text_atomic
+from pipeline.io import read_columns, read_parquet, write_parquet_atomic, write_text_atomic
 from pipeline.normalize import fold_din, fold_plain, is_ascii_folding_of
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
 from pipeline.resolve.forms import acronym_of, place_stripped_key
