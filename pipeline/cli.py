@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -1064,6 +1065,10 @@ def main() -> None:
     except OutputWriteError as exc:  # disk full, no permission: one line, not a traceback
         log(_error(exc))
         sys.exit(1)
+    finally:
+        # the work is done and the process ends: spare the cyclic collector its last
+        # walk over every object still alive (0.8 s after a run over 10,000 documents)
+        gc.freeze()
 
 
 if __name__ == "__main__":

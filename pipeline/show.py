@@ -30,7 +30,7 @@ import pandas as pd
 
 from pipeline.extract import MENTIONS_FILE
 from pipeline.ingest import DOCUMENTS_FILE, document_rows
-from pipeline.io import code_key, read_parquet, write_small_texts_atomic, write_text_atomic
+from pipeline.io import code_key, is_in, read_parquet, write_small_texts_atomic, write_text_atomic
 from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
 
 SHOW_DIR = "show"
@@ -335,10 +335,10 @@ def write_pages(
     if any(todo):
         changed = chosen[todo]
         wanted = set(changed["doc_id"].tolist())
-        changed_links = links[links["doc_id"].isin(wanted)]
-        marks = marks_by_document(mentions[mentions["doc_id"].isin(wanted)])
+        changed_links = links[is_in(links["doc_id"], wanted)]
+        marks = marks_by_document(mentions[is_in(mentions["doc_id"], wanted)])
         links_of = links_by_document(changed_links)
-        rows = entity_rows(entities[entities["entity_id"].isin(set(changed_links["entity_id"].tolist()))])
+        rows = entity_rows(entities[is_in(entities["entity_id"], set(changed_links["entity_id"].tolist()))])
         headers = {row[0]: row for row in changed[PAGE_COLUMNS].itertuples(index=False, name=None)}
         texts = document_rows(processed_dir / DOCUMENTS_FILE, wanted, ["doc_id", "text", "content_hash"])
         as_fingerprinted: set[str] = set()  # pages written from the text their fingerprint names

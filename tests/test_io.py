@@ -107,3 +107,33 @@ def test_parts_read_back_as_one_table_and_a_failing_source_leaves_the_old_file(t
         write_parquet_parts_atomic(target, source_of_two_schemas(), empty)
     assert closed == [True], raised  # closed while its traceback (the writer's frame) still lives
     assert target.read_bytes() == before
+
+
+TEXT_VALUES = ["Dudda", "", "Lüngen", "NRW", "1"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_is_in_answers_what_pandas_isin_answers_on_text_read_back_from_parquet(tmp_path, seed):
+    """is_in takes pyarrow's faster path for Arrow-backed text; the answer is pandas' own,
+    missing values and values of other types included."""
+    import random
+
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.io import is_in
+
+    rng = random.Random(seed)
+    cells = [rng.choice(TEXT_VALUES)] + [rng.choice([*TEXT_VALUES, None]) for _ in range(rng.randint(0, 25))]
+    pd.DataFrame({"entity_id": pd.Series(cells, dtype=object)}).to_parquet(tmp_path / "t.parquet")
+    column = pd.read_parquet(tmp_path / "t.parquet")["entity_id"]  # as the stages read it
+    assert isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"
+    values = rng.sample([*TEXT_VALUES, "Dortmund", None, np.nan, 1], rng.randint(0, 6))
+    for given in (values, set(v for v in values if v is not np.nan), pd.Series(values, dtype=object)):
+        expected = column.isin(given)
+        found = is_in(column, given)
+        assert found.dtype == bool
+        assert found.tolist() == expected.tolist()
+        assert found.index.equals(column.index)
+    plain = column.astype(object)  # not Arrow-backed: pandas' isin itself
+    assert is_in(plain, values).tolist() == plain.isin(values).tolist()

@@ -161,14 +161,15 @@ def surname_pairs(forms: dict[str, Form]) -> Iterable[Pair]:
     """ "Dudda", "OB Dudda", "Duddas" → the one full name with that surname in the same
     document; where the document has none, the one person of that surname in the
     corpus (any full name of one given name and surname)."""
-    full_by_doc: dict[str, list[Form]] = defaultdict(list)
+    full_by_doc: dict[str, list[tuple[Form, set[str]]]] = defaultdict(list)  # with the form's surname keys
     people_by_surname: dict[str, set[tuple[str, str]]] = defaultdict(set)
     forms_by_surname: dict[str, list[Form]] = defaultdict(list)
     for form in forms.values():
         if form.type == "PER" and form.given and not form.scope:
+            surname_keys = _surname_keys(form.surname)
             for doc in form.docs:
-                full_by_doc[doc].append(form)
-            for key in _surname_keys(form.surname):
+                full_by_doc[doc].append((form, surname_keys))
+            for key in surname_keys:
                 people_by_surname[key].add(_person_id(form))
                 forms_by_surname[key].append(form)
     for form in forms.values():
@@ -176,10 +177,10 @@ def surname_pairs(forms: dict[str, Form]) -> Iterable[Pair]:
             continue
         doc = form.scope[4:]
         keys = _surname_only_keys(form)
-        in_doc = {f.node: f for f in full_by_doc.get(doc, []) if keys & _surname_keys(f.surname)}
+        in_doc = {f.node: f for f, surname_keys in full_by_doc.get(doc, []) if keys & surname_keys}
         if not in_doc:
             sound = phonetic(form.surname)
-            in_doc = {f.node: f for f in full_by_doc.get(doc, []) if phonetic(f.surname) == sound}
+            in_doc = {f.node: f for f, _ in full_by_doc.get(doc, []) if phonetic(f.surname) == sound}
         people_in_doc = {_person_id(f) for f in in_doc.values()}
         if len(people_in_doc) == 1:
             target = min(in_doc.values(), key=lambda f: (-f.n_mentions, f.node))
@@ -377,11 +378,12 @@ class Context:
 
 def build_context(entity_mentions: pd.DataFrame, forms: dict[str, Form], doc_city: dict[str, str]) -> Context:
     doc_entities: dict[str, set[str]] = defaultdict(set)
-    for doc, node in zip(entity_mentions["doc_id"], entity_mentions["node"], strict=True):
+    # lists: walking them costs a fraction of walking the columns
+    for doc, node in zip(entity_mentions["doc_id"].tolist(), entity_mentions["node"].tolist(), strict=True):
         doc_entities[doc].add(node)
     sentences: dict[str, list[tuple[str, str]]] = defaultdict(list)
     persons = entity_mentions[entity_mentions["label"] == "PER"]
-    for node, sentence, text in zip(persons["node"], persons["sentence"], persons["text"], strict=True):
+    for node, sentence, text in zip(*(persons[c].tolist() for c in ("node", "sentence", "text")), strict=True):
         sentences[node].append((sentence, text))
     people: dict[str, set[str]] = defaultdict(set)
     for form in forms.values():

@@ -28,7 +28,7 @@ import pandas as pd
 
 from pipeline.gazetteers import Gazetteers, load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE
-from pipeline.io import code_key, read_parquet, write_parquet_atomic, write_text_atomic
+from pipeline.io import code_key, is_in, read_parquet, write_parquet_atomic, write_text_atomic
 from pipeline.messages import say
 from pipeline.resolve.canonical import choose_canonical
 from pipeline.resolve.cluster import CannotLink, ConstrainedUnionFind, MustLink, cluster_nodes
@@ -514,7 +514,7 @@ def resolve(
         ["type", "canonical_name", "entity_id"], ignore_index=True
     )
     entity_mentions = entity_mentions[~entity_mentions["entity_id"].isin(ignored)]
-    entity_of = dict(zip(entity_mentions["mention_id"], entity_mentions["entity_id"], strict=True))
+    entity_of = dict(zip(entity_mentions["mention_id"].tolist(), entity_mentions["entity_id"].tolist(), strict=True))
     canonical_of = {entity_id: row["canonical_name"] for entity_id, row in rows.items()}
     affiliations_by_doc = person_affiliations(entity_mentions, entity_of, canonical_of)
     affiliations: dict[str, set[str]] = defaultdict(set)
@@ -593,7 +593,7 @@ def previous_assignment(links_file: Path, registry: pd.DataFrame) -> dict[str, s
         return {}
     links = pd.read_parquet(links_file, columns=["node", "entity_id"])
     known = set(registry["entity_id"].tolist())
-    links = links[links["entity_id"].isin(known)]
+    links = links[is_in(links["entity_id"], known)]
     # lists, not the Arrow columns: walking those value by value is several times slower
     return dict(zip(links["node"].tolist(), links["entity_id"].tolist(), strict=True))
 

@@ -43,7 +43,7 @@ from pipeline.export import DISCREPANCIES_FILE, flatten_lists, write_csv
 from pipeline.extract import MENTIONS_FILE
 from pipeline.gazetteers import load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
-from pipeline.io import read_columns, read_parquet, write_parquet_atomic, write_text_atomic
+from pipeline.io import is_in, read_columns, read_parquet, write_parquet_atomic, write_text_atomic
 from pipeline.normalize import fold_din, fold_plain, is_ascii_folding_of
 from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, FACTS_FILE, MENTION_ENTITIES_FILE
 from pipeline.resolve.forms import acronym_of, place_stripped_key
@@ -396,14 +396,14 @@ def date_conflicts(mentions: pd.DataFrame) -> list[dict[str, Any]]:
 def _stray_surname_entities(entities: pd.DataFrame, links: pd.DataFrame) -> set[str]:
     """Persons with a surname-only reference that no full name's surname spells the
     same way (its genitive included); found column-wise, like the other candidates."""
-    persons = links[links["entity_id"].isin(entities.loc[entities["type"] == "PER", "entity_id"])]
+    persons = links[is_in(links["entity_id"], entities.loc[entities["type"] == "PER", "entity_id"].tolist())]
     is_short = persons["normalisation"] == "surname only"
     full = persons.loc[~is_short, ["entity_id", "normalised"]]
     known = pd.DataFrame(
         {"entity_id": full["entity_id"], "surname": full["normalised"].str.rsplit(" ", n=1).str[-1]}
     ).drop_duplicates()
     shorts = persons.loc[is_short, ["entity_id", "normalised"]].drop_duplicates()
-    shorts = shorts[shorts["entity_id"].isin(known["entity_id"])]
+    shorts = shorts[is_in(shorts["entity_id"], known["entity_id"].tolist())]
     for ending in ("", "s", "es", "'", "’"):
         stem = shorts["normalised"].str.removesuffix(ending) if ending else shorts["normalised"]
         matched = pd.MultiIndex.from_arrays([shorts["entity_id"], stem]).isin(
@@ -431,7 +431,7 @@ def find_discrepancies(
     )
     grouped: dict[str, list[Surface]] = defaultdict(list)
     columns = ["entity_id", "text", "normalised", "key", "normalisation", "repaired", "doc_id"]
-    surfaces_of = links.loc[links["entity_id"].isin(candidates), columns]
+    surfaces_of = links.loc[is_in(links["entity_id"], candidates), columns]
     for entity_id, *values in zip(*[surfaces_of[c].tolist() for c in columns], strict=True):
         grouped[entity_id].append(Surface(*values))
     for entity in entities[entities["entity_id"].isin(candidates)].itertuples(index=False):
@@ -630,7 +630,7 @@ def render_html(
     mentions_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     counts: Counter = Counter()
     first_by_variant: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    links = links[links["entity_id"].isin(wanted)]
+    links = links[is_in(links["entity_id"], wanted)]
     mention_ids = links["mention_id"].tolist() if "mention_id" in links else [""] * len(links)
     lists = [links[c].tolist() for c in ["entity_id", "text", "doc_id", "sentence"]]
     for entity_id, text, doc_id, sentence, mention_id in zip(*lists, mention_ids, strict=True):
