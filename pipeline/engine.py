@@ -36,7 +36,7 @@ from pipeline.messages import say
 from pipeline.model import ModelInfo
 
 if TYPE_CHECKING:  # the extract stage imports spaCy
-    from pipeline.extract.stage import DocumentRecord
+    from pipeline.extract.batches import DocumentRecord
 
 PLUGIN_NAME = "presseabgleich-model"
 FILES_PER_TASK = 64
@@ -255,7 +255,8 @@ class ModelPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         global _worker_builds
-        from pipeline.extract.stage import build_nlp, extractor_key
+        from pipeline.extract.batches import build_nlp
+        from pipeline.extract.stage import extractor_key
 
         self.lock = threading.Lock()  # one nlp per process: a worker with several threads takes turns
         if self.key not in _worker_pipelines:
@@ -273,7 +274,7 @@ class ModelPlugin(WorkerPlugin):
 
 def _extract_task(documents: list[Any], batch_size: int, max_chunk_chars: int) -> list[tuple[Any, ...]]:
     global _worker_batches
-    from pipeline.extract.stage import extract_batch
+    from pipeline.extract.batches import extract_batch
 
     plugin = get_worker().plugins[PLUGIN_NAME]
     with plugin.lock:
@@ -297,7 +298,8 @@ def extract_on_dask(
     extract_mentions. Sets `info.components` to what the workers run."""
     from tqdm import tqdm
 
-    from pipeline.extract.stage import document_batches, extractor_key
+    from pipeline.extract.batches import document_batches
+    from pipeline.extract.stage import extractor_key
 
     extract_config = config["extract"]
     with dask_session(config, log) as session:

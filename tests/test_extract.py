@@ -131,7 +131,6 @@ def test_an_incremental_extraction_writes_the_mentions_a_fresh_one_writes(tmp_pa
     from tests.conftest import write_run_config
 
     monkeypatch.setattr("pipeline.ingest.stage.DOCUMENTS_ROW_GROUP", 2)
-    monkeypatch.setattr("pipeline.extract.stage.DOCUMENTS_ROW_GROUP", 2)
     monkeypatch.setattr("pipeline.extract.stage.ROWS_PER_FRAME", 7)
     raw = tmp_path / "raw"
     raw.mkdir()

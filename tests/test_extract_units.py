@@ -163,7 +163,12 @@ def test_a_failure_downstream_closes_every_stream():
     assert sorted(closed) == ["fresh", "kept"]
 
 
-def test_kept_mentions_come_in_this_runs_order_even_if_the_last_run_listed_them_otherwise(tmp_path):
+@pytest.mark.parametrize("rows_per_part", [10_000, 2, 1])
+def test_kept_mentions_come_in_this_runs_order_even_if_the_last_run_listed_them_otherwise(
+    tmp_path, monkeypatch, rows_per_part
+):
+    """Read in parts of any size: the order is checked across the parts too."""
+    monkeypatch.setattr("pipeline.extract.stage.ROWS_PER_FRAME", rows_per_part)
     last_order = ["c", "a", "b", "gone"]
     table = canonical_mentions(_mention_rows(last_order, random.Random(3)))
     table.to_parquet(tmp_path / "mentions.parquet", index=False, row_group_size=3)
@@ -176,3 +181,29 @@ def test_kept_mentions_come_in_this_runs_order_even_if_the_last_run_listed_them_
     # a last run that found nothing: nothing to keep, in either order
     table.iloc[:0].to_parquet(tmp_path / "mentions.parquet", index=False)
     assert list(kept_mentions(tmp_path / "mentions.parquet", {"a", "b"}, {"b": 0, "a": 1})) == []
+
+
+def test_kept_mentions_in_order_are_the_files_rows_of_the_kept_documents_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setattr("pipeline.extract.stage.ROWS_PER_FRAME", 2)
+    table = canonical_mentions(_mention_rows(["a", "gone", "b", "c"], random.Random(5)))
+    table.to_parquet(tmp_path / "mentions.parquet", index=False, row_group_size=3)
+    position = {d: i for i, d in enumerate(["a", "b", "new", "c"])}
+    got = pd.concat(list(kept_mentions(tmp_path / "mentions.parquet", {"a", "b", "c"}, position)), ignore_index=True)
+    expected = table[table["doc_id"] != "gone"].reset_index(drop=True)
+    assert got.equals(expected) and got.dtypes.equals(expected.dtypes)
+
+
+def test_the_extractor_key_covers_every_module_that_decides_mentions_but_not_the_stage(monkeypatch):
+    """The stage's plumbing can change without every archive extracting again; the
+    batches, the rules and the mention rows cannot."""
+    from importlib import resources
+
+    from pipeline.extract import stage
+    from pipeline.model import ModelInfo
+
+    hashed: list[str] = []
+    monkeypatch.setattr(stage, "code_key", lambda settings, files, folders=(): hashed.extend(files) or "key")
+    stage.extractor_key(ModelInfo(name="m", version="1", kind="installed", path="", data_hash="d"))
+    modules = {f"extract/{p.name}" for p in resources.files("pipeline").joinpath("extract").iterdir()}
+    assert {"extract/batches.py", "extract/mentions.py", "extract/layer.py"} <= set(hashed)
+    assert set(hashed) - {"gazetteers.py"} == {m for m in modules if m.endswith(".py")} - {"extract/stage.py"}

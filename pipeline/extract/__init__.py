@@ -1,11 +1,13 @@
 """Stage 2, extract: documents → mentions (people, places, organisations, contacts).
 
-`stage` runs the stage (batches, worker processes, incremental reuse);
-`layer` assembles the rule components that follow the statistical NER, each in
+`stage` runs the stage (worker processes, incremental reuse); `batches` takes a
+batch of documents through the pipeline, long texts in pieces (what decides the
+mentions, with the rules and the model: see stage.extractor_key); `layer` assembles the rule components that follow the statistical NER, each in
 its own module over the shared word-class `lexicon`; `mentions` turns a
 processed Doc into mention rows.
 """
 
+from pipeline.extract.batches import build_nlp, chunk_text, document_batches, extract_batch
 from pipeline.extract.layer import RULE_COMPONENTS, add_rule_layer
 from pipeline.extract.mentions import MENTION_COLUMNS, doc_mentions, tie_contacts
 from pipeline.extract.spans import CONTACTS_KEY, NESTED_KEY
@@ -13,10 +15,6 @@ from pipeline.extract.stage import (
     EXTRACT_STATE_FILE,
     MENTIONS_FILE,
     RUN_INFO_FILE,
-    build_nlp,
-    chunk_text,
-    document_batches,
-    extract_batch,
     extract_mentions,
     extractor_key,
     run_extract,

@@ -1,8 +1,10 @@
 """Stage 2, extract: documents → mentions (people, places, organisations, contacts).
 
 Reads `documents.parquet`, runs the German NER pipeline plus the rule layer
-with nlp.pipe, writes `mentions.parquet` (one row per mention) and
-`run_info.json` (which model produced them).
+(batches.py) over the new and changed documents, in worker processes or on a Dask
+cluster, writes `mentions.parquet` (one row per mention) and `run_info.json` (which
+model produced them). Nothing in this file may decide a mention: it is left out of
+the extractor key, so what it does must not change any document's mentions.
 """
 
 from __future__ import annotations
@@ -20,125 +22,25 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from spacy.language import Language
 from tqdm import tqdm
 
-from pipeline.extract.layer import add_rule_layer
+from pipeline.extract.batches import DocumentRecord, batch_rows, build_nlp, document_batches, extract_batch
 from pipeline.extract.lexicon import world_given_names_version
-from pipeline.extract.mentions import MENTION_COLUMNS, SourceOffsets, doc_mentions
-from pipeline.ingest import DOCUMENTS_FILE, DOCUMENTS_ROW_GROUP
+from pipeline.extract.mentions import MENTION_COLUMNS
+from pipeline.ingest import DOCUMENTS_FILE, document_rows
 from pipeline.io import MissingInput, code_key, write_json_atomic, write_parquet_atomic, write_parquet_parts_atomic
 from pipeline.messages import say
-from pipeline.model import ModelInfo, load_pipeline, model_info
+from pipeline.model import ModelInfo, model_info
 
 MENTIONS_FILE = "mentions.parquet"
 EXTRACT_STATE_FILE = "extract_state.parquet"
 RUN_INFO_FILE = "run_info.json"
-
-
-def build_nlp(
-    model_config: dict[str, Any], log: Any = print, info: ModelInfo | None = None
-) -> tuple[Language, ModelInfo]:
-    nlp, info = load_pipeline(model_config, log=log, info=info)
-    add_rule_layer(nlp)
-    info.components = list(nlp.pipe_names)
-    return nlp, info
-
-
-def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
-    """(offset, piece) pieces of at most `max_chars`, cut at paragraph or line
-    breaks where possible: spaCy refuses texts over nlp.max_length, and one huge
-    document must not hold the whole batch in memory."""
-    if len(text) <= max_chars:
-        return [(0, text)]
-    pieces = []
-    start = 0
-    while start < len(text):
-        end = min(start + max_chars, len(text))
-        if end < len(text):
-            cut = text.rfind("\n\n", start, end)
-            if cut <= start:
-                cut = text.rfind("\n", start, end)
-            if cut <= start:
-                cut = text.rfind(" ", start, end)
-            end = cut + 1 if cut > start else end
-        pieces.append((start, text[start:end]))
-        start = end
-    return pieces
-
-
-DocumentRecord = tuple[str, str, str]  # doc_id, text, offset map (JSON)
-# Characters the model gets per nlp.pipe call: its memory grows with the batch
-# (about 370 MB for 100,000 characters), and smaller batches cost throughput.
-MODEL_BATCH_CHARS = 100_000
-
-
-def extract_batch(
-    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 20_000
-) -> list[tuple[Any, ...]]:
-    """Mention rows (tuples in MENTION_COLUMNS order) of a batch of documents; long
-    documents are cut into chunks. Pure: the same batch gives the same rows in any
-    process, so batches can run anywhere and in any order."""
-    return list(batch_rows(nlp, documents, batch_size, max_chunk_chars))
-
-
-def batch_rows(
-    nlp: Language, documents: list[DocumentRecord], batch_size: int = 64, max_chunk_chars: int = 20_000
-) -> Iterator[tuple[Any, ...]]:
-    """extract_batch's rows one by one, as each piece leaves the model."""
-    numbers = [1] * len(documents)
-    offsets: tuple[int, SourceOffsets | None] = (-1, None)
-    for group in piece_groups(documents, max(max_chunk_chars, MODEL_BATCH_CHARS)):
-        for doc, (index, base) in nlp.pipe(group, as_tuples=True, batch_size=batch_size):
-            doc_id, _, offset_map = documents[index]
-            if offsets[0] != index:
-                offsets = (index, SourceOffsets(offset_map))
-            found = doc_mentions(doc, doc_id, offsets[1], base, numbers[index])
-            numbers[index] += len(found)
-            yield from (tuple(row[c] for c in MENTION_COLUMNS) for row in found)
-
-
-def piece_groups(documents: list[DocumentRecord], max_chars: int) -> Iterator[list[tuple[str, tuple[int, int]]]]:
-    """The documents' pieces (text, (document index, offset)) in groups of about
-    `max_chars` characters: the model holds a whole nlp.pipe batch in memory at
-    once, so a huge document must not reach it as one batch of all its chunks."""
-    group: list[tuple[str, tuple[int, int]]] = []
-    chars = 0
-    for index, (_, text, _) in enumerate(documents):
-        for base, piece in chunk_text(text, max_chars):
-            if group and chars + len(piece) > max_chars:
-                yield group
-                group, chars = [], 0
-            group.append((piece, (index, base)))
-            chars += len(piece)
-    if group:
-        yield group
-
-
-def document_records(documents: Iterable[DocumentRecord] | pd.DataFrame) -> Iterable[DocumentRecord]:
-    """(doc_id, text, offset map) of each document, from records or a documents table."""
-    if isinstance(documents, pd.DataFrame):
-        return documents[["doc_id", "text", "offset_map"]].itertuples(index=False, name=None)
-    return documents
-
-
-def document_batches(
-    documents: Iterable[DocumentRecord] | pd.DataFrame, batch_size: int, max_chars: int
-) -> Iterator[list[DocumentRecord]]:
-    """Consecutive batches of at most `batch_size` documents and, past the first
-    document, about `max_chars` characters, so one batch of huge texts stays small."""
-    batch: list[DocumentRecord] = []
-    chars = 0
-    for row in document_records(documents):
-        if batch and (len(batch) >= batch_size or chars + len(row[1]) > max_chars):
-            yield batch
-            batch, chars = [], 0
-        batch.append(row)
-        chars += len(row[1])
-    if batch:
-        yield batch
 
 
 # Per-process pipeline of the extraction workers: inherited from the parent when
@@ -247,12 +149,23 @@ def _in_workers(
 INT_COLUMNS = ("start", "end", "source_start", "source_end")
 
 
+CANONICAL_DTYPES = {c: pd.api.types.pandas_dtype("int64" if c in INT_COLUMNS else "str") for c in MENTION_COLUMNS}
+
+
 def canonical_mentions(mentions: pd.DataFrame) -> pd.DataFrame:
     """One schema for the mentions table, however it was assembled, so that the same
-    mentions always give the same bytes."""
-    return mentions.astype({c: ("int64" if c in INT_COLUMNS else "str") for c in MENTION_COLUMNS}).reset_index(
-        drop=True
-    )
+    mentions always give the same bytes. A table that has it already (rows read back
+    from the last file) is passed on as it is, not copied."""
+    index = mentions.index
+    if (
+        list(mentions.columns) == MENTION_COLUMNS
+        and all(mentions[c].dtype == dtype for c, dtype in CANONICAL_DTYPES.items())
+        and isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+    ):
+        return mentions
+    return mentions.astype(CANONICAL_DTYPES).reset_index(drop=True)
 
 
 def worker_processes(configured: int, n_documents: int) -> int:
@@ -264,9 +177,14 @@ def worker_processes(configured: int, n_documents: int) -> int:
 
 
 def extractor_key(info: ModelInfo) -> str:
-    """Identity of everything that decides a document's mentions: the model and the rule layer."""
+    """Identity of everything that decides a document's mentions: the model and the rule
+    layer, and how texts reach the model (batches.py); not this file's plumbing."""
     package = resources.files("pipeline")
-    extract_files = sorted(f"extract/{p.name}" for p in package.joinpath("extract").iterdir() if p.name.endswith(".py"))
+    extract_files = sorted(
+        f"extract/{p.name}"
+        for p in package.joinpath("extract").iterdir()
+        if p.name.endswith(".py") and p.name != "stage.py"
+    )
     names = world_given_names_version()  # the given names the rules read from a package
     return code_key(
         [info.name, info.version, info.data_hash, names],
@@ -299,7 +217,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
     kept: set[str] = set()
     for doc_id, content_hash in zip(doc_ids, documents["content_hash"].tolist(), strict=True):
         (kept if doc_id in last_hash and last_hash[doc_id] == content_hash else todo).add(doc_id)
-    records = texts_of(documents_path, todo)
+    records = document_rows(documents_path, todo, ["doc_id", "text", "offset_map"])
     fresh: Iterator[pd.DataFrame] = iter(())
     if todo and config["engine"]["kind"] == "dask":
         from pipeline.engine import extract_on_dask  # imports dask: only when asked for
@@ -353,50 +271,38 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
     return dict(counts), info
 
 
-def texts_of(documents_path: Path, wanted: set[str]) -> Iterator[DocumentRecord]:
-    """(doc_id, text, offset map) of the `wanted` documents in file order, read a row
-    group at a time (ingest writes DOCUMENTS_ROW_GROUP documents to a group)."""
-    if not wanted:
-        return
-    with open(documents_path, "rb") as handle:
-        parquet = pq.ParquetFile(handle)
-        for batch in parquet.iter_batches(columns=["doc_id", "text", "offset_map"], batch_size=DOCUMENTS_ROW_GROUP):
-            ids, texts, offset_maps = (batch.column(i).to_pylist() for i in range(3))
-            for record in zip(ids, texts, offset_maps, strict=True):
-                if record[0] in wanted:
-                    yield record
-
-
 def kept_mentions(path: Path, kept: set[str], position: dict[str, int]) -> Iterator[pd.DataFrame]:
     """The last run's mentions of the `kept` documents, in this run's document order.
     The last run wrote them in its own document order, which is this run's as long as
     the files are listed the same way; then they are read a part at a time, else whole
-    and sorted."""
-    in_order = _rows_follow_order(path, kept, position)
+    and sorted. Rows are chosen in Arrow, before they become a table."""
+    kept_ids = pa.array(sorted(kept), type=pa.string())
+    in_order = _rows_follow_order(path, kept_ids, position)
     with open(path, "rb") as handle:
-        parts = (batch.to_pandas() for batch in pq.ParquetFile(handle).iter_batches(batch_size=ROWS_PER_FRAME))
-        # membership over plain strings: Series.isin converts the whole set on every call
-        parts = (part[[d in kept for d in part["doc_id"].tolist()]] for part in parts)
+        batches = pq.ParquetFile(handle).iter_batches(batch_size=ROWS_PER_FRAME)
+        chosen = (batch.filter(pc.is_in(batch.column("doc_id"), value_set=kept_ids)) for batch in batches)
+        parts = (batch.to_pandas() for batch in chosen if batch.num_rows)
         if in_order:
-            yield from (canonical_mentions(part) for part in parts if len(part))
+            yield from (canonical_mentions(part) for part in parts)
             return
-        frames = [part for part in parts if len(part)]
+        frames = list(parts)
     if frames:
         whole = pd.concat(frames, ignore_index=True)
         yield canonical_mentions(whole.sort_values("doc_id", key=lambda c: c.map(position), kind="stable"))
 
 
-def _rows_follow_order(path: Path, kept: set[str], position: dict[str, int]) -> bool:
-    """Whether the file's rows of the `kept` documents follow this run's document order
+def _rows_follow_order(path: Path, kept_ids: pa.Array, position: dict[str, int]) -> bool:
+    """Whether the file's rows of the kept documents follow this run's document order
     (read from the file's doc_id column itself, not from the state written beside it)."""
+    kept_positions = np.array([position[doc_id] for doc_id in kept_ids.to_pylist()], dtype=np.int64)
     last = -1
     with open(path, "rb") as handle:
-        for batch in pq.ParquetFile(handle).iter_batches(columns=["doc_id"], batch_size=100_000):
-            for doc_id in batch.column(0).to_pylist():
-                if doc_id in kept:
-                    if position[doc_id] < last:
-                        return False
-                    last = position[doc_id]
+        for batch in pq.ParquetFile(handle).iter_batches(columns=["doc_id"], batch_size=ROWS_PER_FRAME):
+            found = pc.index_in(batch.column(0), value_set=kept_ids).drop_null().to_numpy()
+            positions = kept_positions[found]
+            if len(positions) and (positions[0] < last or (np.diff(positions) < 0).any()):
+                return False
+            last = int(positions[-1]) if len(positions) else last
     return True
 
 
