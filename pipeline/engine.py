@@ -248,10 +248,11 @@ class ModelPlugin(WorkerPlugin):
 
     name = PLUGIN_NAME
 
-    def __init__(self, model_config: dict[str, Any], info: ModelInfo, key: str) -> None:
+    def __init__(self, model_config: dict[str, Any], info: ModelInfo, key: str, max_chunk_chars: int) -> None:
         self.model_config = model_config
         self.info = info
         self.key = key
+        self.max_chunk_chars = max_chunk_chars
 
     def setup(self, worker: Any) -> None:
         global _worker_builds
@@ -262,7 +263,7 @@ class ModelPlugin(WorkerPlugin):
         if self.key not in _worker_pipelines:
             _worker_pipelines.clear()
             nlp, info = build_nlp(self.model_config, log=lambda message: None, info=deepcopy(self.info))
-            if extractor_key(info) != self.key:
+            if extractor_key(info, self.max_chunk_chars) != self.key:
                 raise EngineError(
                     f"worker {worker.address} has another model or other pipeline code than this machine "
                     f"({info.describe()}); install the same presseabgleich and model on every worker"
@@ -306,7 +307,8 @@ def extract_on_dask(
         assert session is not None
         client = session.client
         try:
-            client.register_plugin(ModelPlugin(config["model"], info, extractor_key(info)))
+            chunk = extract_config["max_chunk_chars"]
+            client.register_plugin(ModelPlugin(config["model"], info, extractor_key(info, chunk), chunk))
         except EngineError:
             raise
         except Exception as exc:  # the worker's error, e.g. no model at that path

@@ -191,19 +191,37 @@ def test_kept_mentions_in_order_are_the_files_rows_of_the_kept_documents_unchang
     got = pd.concat(list(kept_mentions(tmp_path / "mentions.parquet", {"a", "b", "c"}, position)), ignore_index=True)
     expected = table[table["doc_id"] != "gone"].reset_index(drop=True)
     assert got.equals(expected) and got.dtypes.equals(expected.dtypes)
+    assert list(got.columns) == MENTION_COLUMNS
 
 
-def test_the_extractor_key_covers_every_module_that_decides_mentions_but_not_the_stage(monkeypatch):
+def test_canonical_mentions_gives_the_one_schema_in_the_columns_order():
+    table = canonical_mentions(_mention_rows(["a", "b"], random.Random(7)))
+    shuffled = table[list(reversed(MENTION_COLUMNS))].astype(object).set_axis(range(5, 5 + len(table)))
+    again = canonical_mentions(shuffled)
+    assert list(again.columns) == MENTION_COLUMNS
+    assert again.equals(table) and again.dtypes.equals(table.dtypes)
+    assert canonical_mentions(table) is table  # already canonical: not copied
+
+
+def test_the_extractor_key_covers_what_decides_mentions_but_not_the_stage(monkeypatch):
     """The stage's plumbing can change without every archive extracting again; the
-    batches, the rules and the mention rows cannot."""
+    batches, the rules, the mention rows, the normalisation they use, how the model is
+    loaded and where long texts are cut cannot."""
     from importlib import resources
 
     from pipeline.extract import stage
     from pipeline.model import ModelInfo
 
-    hashed: list[str] = []
-    monkeypatch.setattr(stage, "code_key", lambda settings, files, folders=(): hashed.extend(files) or "key")
-    stage.extractor_key(ModelInfo(name="m", version="1", kind="installed", path="", data_hash="d"))
+    calls: list[tuple[list, list[str]]] = []
+    monkeypatch.setattr(stage, "code_key", lambda settings, files, folders=(): calls.append((settings, list(files))))
+    info = ModelInfo(name="m", version="1", kind="installed", path="", data_hash="d")
+    stage.extractor_key(info, 20_000)
+    settings, hashed = calls[0]
     modules = {f"extract/{p.name}" for p in resources.files("pipeline").joinpath("extract").iterdir()}
-    assert {"extract/batches.py", "extract/mentions.py", "extract/layer.py"} <= set(hashed)
-    assert set(hashed) - {"gazetteers.py"} == {m for m in modules if m.endswith(".py")} - {"extract/stage.py"}
+    assert {"extract/batches.py", "extract/mentions.py", "normalize.py", "model.py"} <= set(hashed)
+    assert set(hashed) >= {m for m in modules if m.endswith(".py")} - {"extract/stage.py"}
+    assert "extract/stage.py" not in hashed
+    # where a text is cut: the configured size, but never under a model batch
+    for size in (1_000, 100_000, 250_000):
+        stage.extractor_key(info, size)
+    assert [c[0][-1] for c in calls] == [100_000, 100_000, 100_000, 250_000]

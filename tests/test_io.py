@@ -112,10 +112,17 @@ def test_parts_read_back_as_one_table_and_a_failing_source_leaves_the_old_file(t
 TEXT_VALUES = ["Dudda", "", "Lüngen", "NRW", "1"]
 
 
+def _text_column(tmp_path, cells):
+    import pandas as pd
+
+    pd.DataFrame({"entity_id": pd.Series(cells, dtype=object)}).to_parquet(tmp_path / "t.parquet")
+    return pd.read_parquet(tmp_path / "t.parquet")["entity_id"]  # as the stages read it
+
+
 @pytest.mark.parametrize("seed", range(40))
-def test_is_in_answers_what_pandas_isin_answers_on_text_read_back_from_parquet(tmp_path, seed):
+def test_is_in_answers_what_pandas_isin_answers_on_text_read_back_from_parquet(tmp_path, seed, monkeypatch):
     """is_in takes pyarrow's faster path for Arrow-backed text; the answer is pandas' own,
-    missing values and values of other types included."""
+    missing values, values of other types and filtered columns included."""
     import random
 
     import numpy as np
@@ -123,17 +130,39 @@ def test_is_in_answers_what_pandas_isin_answers_on_text_read_back_from_parquet(t
 
     from pipeline.io import is_in
 
+    by_pandas = []
+    isin = pd.Series.isin
+    monkeypatch.setattr(pd.Series, "isin", lambda self, v: by_pandas.append(1) or isin(self, v))
     rng = random.Random(seed)
     cells = [rng.choice(TEXT_VALUES)] + [rng.choice([*TEXT_VALUES, None]) for _ in range(rng.randint(0, 25))]
-    pd.DataFrame({"entity_id": pd.Series(cells, dtype=object)}).to_parquet(tmp_path / "t.parquet")
-    column = pd.read_parquet(tmp_path / "t.parquet")["entity_id"]  # as the stages read it
+    column = _text_column(tmp_path, cells)
     assert isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"
     values = rng.sample([*TEXT_VALUES, "Dortmund", None, np.nan, 1], rng.randint(0, 6))
-    for given in (values, set(v for v in values if v is not np.nan), pd.Series(values, dtype=object)):
-        expected = column.isin(given)
-        found = is_in(column, given)
-        assert found.dtype == bool
-        assert found.tolist() == expected.tolist()
-        assert found.index.equals(column.index)
+    filtered = column[column.index % 2 == 0]  # as the call sites pass them: a filtered frame's column
+    for part in (column, filtered, column.iloc[:0]):
+        for given in (values, {v for v in values if v is not np.nan}, pd.Series(values, dtype=object)):
+            expected = part.isin(given)
+            by_pandas.clear()
+            found = is_in(part, given)
+            assert by_pandas == []  # pyarrow's path, not pandas'
+            assert found.dtype == bool and found.name == part.name
+            assert found.tolist() == expected.tolist() and found.index.equals(part.index)
+        assert (
+            is_in(part, dict.fromkeys(v for v in values if v is not np.nan)).tolist()
+            == part.isin(dict.fromkeys(v for v in values if v is not np.nan)).tolist()
+        )
     plain = column.astype(object)  # not Arrow-backed: pandas' isin itself
     assert is_in(plain, values).tolist() == plain.isin(values).tolist()
+
+
+def test_is_in_on_a_column_of_missing_values_and_with_a_string_for_values(tmp_path):
+    import pandas as pd
+
+    from pipeline.io import is_in
+
+    empty = _text_column(tmp_path, ["Dudda", None, None])[1:]  # only missing values left
+    assert is_in(empty, ["Dudda"]).tolist() == [False, False]
+    assert is_in(empty, ["Dudda", None]).tolist() == empty.isin(["Dudda", None]).tolist() == [True, True]
+    with pytest.raises(TypeError):
+        is_in(_text_column(tmp_path, ["Dudda"]), "Dudda")  # as pandas: values must be a collection
+    assert pd.api.types.is_bool_dtype(is_in(empty, []))

@@ -2,9 +2,9 @@
 
 `stage` runs the stage (worker processes, incremental reuse); `batches` takes a
 batch of documents through the pipeline, long texts in pieces (what decides the
-mentions, with the rules and the model: see stage.extractor_key); `layer` assembles the rule components that follow the statistical NER, each in
-its own module over the shared word-class `lexicon`; `mentions` turns a
-processed Doc into mention rows.
+mentions, with the rules and the model: see stage.extractor_key); `layer` assembles
+the rule components that follow the statistical NER, each in its own module over
+the shared word-class `lexicon`; `mentions` turns a processed Doc into mention rows.
 """
 
 from pipeline.extract.batches import build_nlp, chunk_text, document_batches, extract_batch

@@ -52,9 +52,16 @@ def chunk_text(text: str, max_chars: int) -> list[tuple[int, str]]:
 
 
 DocumentRecord = tuple[str, str, str]  # doc_id, text, offset map (JSON)
+RECORD_COLUMNS = ["doc_id", "text", "offset_map"]  # a DocumentRecord's columns of documents.parquet
 # Characters the model gets per nlp.pipe call: its memory grows with the batch
 # (about 370 MB for 100,000 characters), and smaller batches cost throughput.
 MODEL_BATCH_CHARS = 100_000
+
+
+def piece_chars(max_chunk_chars: int) -> int:
+    """The most characters of a text the model sees at once (`extract.max_chunk_chars`,
+    but never fewer than a model batch): where a long text is cut."""
+    return max(max_chunk_chars, MODEL_BATCH_CHARS)
 
 
 def extract_batch(
@@ -72,7 +79,7 @@ def batch_rows(
     """extract_batch's rows one by one, as each piece leaves the model."""
     numbers = [1] * len(documents)
     offsets: tuple[int, SourceOffsets | None] = (-1, None)
-    for group in piece_groups(documents, max(max_chunk_chars, MODEL_BATCH_CHARS)):
+    for group in piece_groups(documents, piece_chars(max_chunk_chars)):
         for doc, (index, base) in nlp.pipe(group, as_tuples=True, batch_size=batch_size):
             doc_id, _, offset_map = documents[index]
             if offsets[0] != index:

@@ -4,7 +4,9 @@ Reads `documents.parquet`, runs the German NER pipeline plus the rule layer
 (batches.py) over the new and changed documents, in worker processes or on a Dask
 cluster, writes `mentions.parquet` (one row per mention) and `run_info.json` (which
 model produced them). Nothing in this file may decide a mention: it is left out of
-the extractor key, so what it does must not change any document's mentions.
+the extractor key, so what it does must not change any document's mentions (which
+columns the model reads, how a batch goes through it and where texts are cut are in
+batches.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ import pyarrow.parquet as pq
 from spacy.language import Language
 from tqdm import tqdm
 
-from pipeline.extract.batches import DocumentRecord, batch_rows, build_nlp, document_batches, extract_batch
+from pipeline.extract.batches import (
+    RECORD_COLUMNS,
+    DocumentRecord,
+    batch_rows,
+    build_nlp,
+    document_batches,
+    extract_batch,
+    piece_chars,
+)
 from pipeline.extract.lexicon import world_given_names_version
 from pipeline.extract.mentions import MENTION_COLUMNS
 from pipeline.ingest import DOCUMENTS_FILE, document_rows
@@ -153,9 +163,9 @@ CANONICAL_DTYPES = {c: pd.api.types.pandas_dtype("int64" if c in INT_COLUMNS els
 
 
 def canonical_mentions(mentions: pd.DataFrame) -> pd.DataFrame:
-    """One schema for the mentions table, however it was assembled, so that the same
-    mentions always give the same bytes. A table that has it already (rows read back
-    from the last file) is passed on as it is, not copied."""
+    """One schema for the mentions table (its columns in order, their types), however it
+    was assembled, so that the same mentions always give the same bytes. A table that
+    has it already (rows read back from the last file) is passed on as it is, not copied."""
     index = mentions.index
     if (
         list(mentions.columns) == MENTION_COLUMNS
@@ -165,7 +175,7 @@ def canonical_mentions(mentions: pd.DataFrame) -> pd.DataFrame:
         and index.step == 1
     ):
         return mentions
-    return mentions.astype(CANONICAL_DTYPES).reset_index(drop=True)
+    return mentions[MENTION_COLUMNS].astype(CANONICAL_DTYPES).reset_index(drop=True)
 
 
 def worker_processes(configured: int, n_documents: int) -> int:
@@ -176,9 +186,11 @@ def worker_processes(configured: int, n_documents: int) -> int:
     return max(1, min(cores, n_documents // 100)) if n_documents >= 200 else 1
 
 
-def extractor_key(info: ModelInfo) -> str:
-    """Identity of everything that decides a document's mentions: the model and the rule
-    layer, and how texts reach the model (batches.py); not this file's plumbing."""
+def extractor_key(info: ModelInfo, max_chunk_chars: int) -> str:
+    """Identity of everything that decides a document's mentions: the model and how it is
+    loaded (model.py), the rule layer and the word lists and normalisation it reads, how
+    texts reach the model (batches.py) and where a long text is cut; not this file's
+    plumbing."""
     package = resources.files("pipeline")
     extract_files = sorted(
         f"extract/{p.name}"
@@ -187,8 +199,8 @@ def extractor_key(info: ModelInfo) -> str:
     )
     names = world_given_names_version()  # the given names the rules read from a package
     return code_key(
-        [info.name, info.version, info.data_hash, names],
-        ["gazetteers.py", *extract_files],
+        [info.name, info.version, info.data_hash, names, piece_chars(max_chunk_chars)],
+        ["gazetteers.py", "normalize.py", "model.py", *extract_files],
         ["resources", "extract/wordlists"],
     )
 
@@ -205,7 +217,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
         raise MissingInput(documents_path, "ingest")
     documents = pd.read_parquet(documents_path, columns=["doc_id", "content_hash"])
     info = model_info(config["model"], log=log)
-    key = extractor_key(info)
+    key = extractor_key(info, config["extract"]["max_chunk_chars"])
     previous = _previous_state(processed_dir, key)
     last_hash = (
         dict(zip(previous["doc_id"].tolist(), previous["content_hash"].tolist(), strict=True))
@@ -217,7 +229,7 @@ def run_extract(processed_dir: Path, config: dict[str, Any], log: Any = print) -
     kept: set[str] = set()
     for doc_id, content_hash in zip(doc_ids, documents["content_hash"].tolist(), strict=True):
         (kept if doc_id in last_hash and last_hash[doc_id] == content_hash else todo).add(doc_id)
-    records = document_rows(documents_path, todo, ["doc_id", "text", "offset_map"])
+    records = document_rows(documents_path, todo, RECORD_COLUMNS)
     fresh: Iterator[pd.DataFrame] = iter(())
     if todo and config["engine"]["kind"] == "dask":
         from pipeline.engine import extract_on_dask  # imports dask: only when asked for
