@@ -169,9 +169,9 @@ def evaluate_run(processed_dir: Path, gold_dir: Path) -> dict[str, Any]:
             raise FileNotFoundError(f"{gold_dir / name} is missing (gold format: shared/gold-format.md)")
     gold_mentions = _read_csv(gold_dir / "gold_mentions.csv")
     gold_discrepancies = _read_csv(gold_dir / "gold_discrepancies.csv")
-    from pipeline.extract import MENTIONS_FILE
     from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
     from pipeline.review.report import DISCREPANCIES_FILE
+    from pipeline.stage_files import MENTIONS_FILE
 
     mentions = pd.read_parquet(processed_dir / MENTIONS_FILE)
     links = pd.read_parquet(processed_dir / MENTION_ENTITIES_FILE)

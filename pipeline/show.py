@@ -28,10 +28,10 @@ import markupsafe
 import numpy as np
 import pandas as pd
 
-from pipeline.extract import MENTIONS_FILE
 from pipeline.ingest import DOCUMENTS_FILE, document_rows
 from pipeline.io import code_key, is_in, read_parquet, write_small_texts_atomic, write_text_atomic
 from pipeline.resolve import ENTITIES_FILE, MENTION_ENTITIES_FILE
+from pipeline.stage_files import MENTIONS_FILE
 
 SHOW_DIR = "show"
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")

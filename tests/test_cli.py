@@ -123,3 +123,12 @@ def test_pip_failures_are_said_in_a_few_words():
     )
     assert pip_failure(offline) == "[Errno -2] Name or service not known"
     assert pip_failure("ERROR: No matching distribution\nhint: something long\n") == "ERROR: No matching distribution"
+
+
+def test_the_commands_that_read_the_outputs_do_not_import_spacy():
+    """`show`, `report`, `resolve` and `evaluate` on gold files start without the ~1 s
+    of importing spaCy: they read extraction's file names from pipeline.stage_files."""
+    modules = ["pipeline.review.report", "pipeline.show", "pipeline.resolve", "pipeline.evaluate", "pipeline.export"]
+    code = f"import sys; import {', '.join(modules)}; print('spacy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

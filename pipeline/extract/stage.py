@@ -47,11 +47,7 @@ from pipeline.ingest import DOCUMENTS_FILE, document_rows
 from pipeline.io import MissingInput, code_key, write_json_atomic, write_parquet_atomic, write_parquet_parts_atomic
 from pipeline.messages import say
 from pipeline.model import ModelInfo, model_info
-
-MENTIONS_FILE = "mentions.parquet"
-EXTRACT_STATE_FILE = "extract_state.parquet"
-RUN_INFO_FILE = "run_info.json"
-
+from pipeline.stage_files import EXTRACT_STATE_FILE, MENTIONS_FILE, RUN_INFO_FILE
 
 # Per-process pipeline of the extraction workers: inherited from the parent when
 # processes fork, built once per worker otherwise.

@@ -48,6 +48,7 @@ from pipeline.resolve.frames import records_frame
 from pipeline.resolve.ids import Lineage, assign_ids, load_registry, registry_lock, updated_registry
 from pipeline.resolve.pairs import Pair, pairs_frame, score_pairs
 from pipeline.review.decisions import Decision, judgements_in_force, read_decisions
+from pipeline.stage_files import MENTIONS_FILE
 
 ENTITIES_FILE = "entities.parquet"
 MENTION_ENTITIES_FILE = "mention_entities.parquet"
@@ -625,8 +626,6 @@ def run_resolve(
 ) -> dict[str, Any]:
     """Stage entry point: mentions.parquet (+ decisions, ID registry) → entities and pair
     tables. The ID registry is read and written under its own lock (registry_lock)."""
-    from pipeline.extract import MENTIONS_FILE
-
     mentions = read_parquet(processed_dir / MENTIONS_FILE, "extract")
     # not the texts: resolve needs where a document comes from and when it appeared
     documents = read_parquet(processed_dir / DOCUMENTS_FILE, "ingest", ["doc_id", "published", "issuer", "issuer_city"])

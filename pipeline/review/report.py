@@ -40,7 +40,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rapidfuzz.distance import Levenshtein
 
 from pipeline.export import DISCREPANCIES_FILE, flatten_lists, write_csv
-from pipeline.extract import MENTIONS_FILE
 from pipeline.gazetteers import load_gazetteers
 from pipeline.ingest import DOCUMENTS_FILE, GERMAN_MONTHS
 from pipeline.io import is_in, read_columns, read_parquet, write_parquet_atomic, write_text_atomic
@@ -49,6 +48,7 @@ from pipeline.resolve import CANDIDATES_FILE, ENTITIES_FILE, FACTS_FILE, MENTION
 from pipeline.resolve.forms import acronym_of, place_stripped_key
 from pipeline.resolve.pairs import STOP_ROLE_WORDS, hyphen_fold, skeleton
 from pipeline.show import write_pages
+from pipeline.stage_files import MENTIONS_FILE
 
 DISCREPANCIES_CSV = "discrepancies.csv"
 DISCREPANCIES_HTML = "discrepancies.html"
